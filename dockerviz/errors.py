@@ -1,0 +1,58 @@
+"""The one exception hierarchy dockerviz raises.
+
+Every error a user can cause (bad input, no daemon, a failed build) surfaces
+as a DockervizError subclass whose message says what to do next. Errors from
+docker-py, tarfile or json never escape raw: they are translated at the
+boundary where dockerviz calls those libraries.
+"""
+
+
+class DockervizError(Exception):
+    """Base of every error dockerviz raises on purpose."""
+
+
+class DaemonUnavailableError(DockervizError):
+    """No Docker daemon answered at DOCKER_HOST or the default socket."""
+
+
+class DaemonError(DockervizError):
+    """The daemon answered with an error we could not map to anything finer."""
+
+
+class ImageNotFoundError(DockervizError):
+    """The image reference names no image in the daemon."""
+
+
+class ContainerNotFoundError(DockervizError):
+    """The id or name names no container in the daemon."""
+
+
+class ArchiveError(DockervizError):
+    """An image archive or OCI layout is truncated, corrupt or inconsistent."""
+
+
+class UnsafePathError(ArchiveError):
+    """An archive member is named with '..', an absolute path, or escapes by a link."""
+
+
+class WhiteoutError(ArchiveError):
+    """A layer holds an invalid whiteout name ('.wh.', '.wh..')."""
+
+
+class SourceError(DockervizError):
+    """A SOURCE argument names nothing dockerviz can read."""
+
+
+class BuildError(DockervizError):
+    """A build failed; carries the failing step when one is known."""
+
+    def __init__(self, message, *, step=None, instruction=None, exit_code=None, log_tail=None):
+        super().__init__(message)
+        self.step = step
+        self.instruction = instruction
+        self.exit_code = exit_code
+        self.log_tail = list(log_tail or [])
+
+
+class CacheError(DockervizError):
+    """The analysis cache folder cannot be used."""

@@ -1,0 +1,190 @@
+"""The `docker stats` maths on recorded and documented stats JSON (no daemon needed).
+
+cgroup1_*.json were recorded from Docker Engine 20.10 on this kind of host
+(tests/data/stats/record_v1.py); cgroup2_web.json and podman_worker.json are
+hand-written in the shapes those producers stream. Every expected number is
+worked out here from the raw fields with docker/cli's formulas, not by
+calling the code under test.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from dockerviz.model import stats
+
+DATA = Path(__file__).parent / "data" / "stats"
+
+
+def samples(name):
+    return json.loads((DATA / name).read_text())["samples"]
+
+
+def cli_cpu(cur, pre):
+    """docker/cli calculateCPUPercentUnix, transcribed."""
+    cpu_delta = cur["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
+    system_delta = cur["system_cpu_usage"] - pre["system_cpu_usage"]
+    online = cur.get("online_cpus") or len(cur["cpu_usage"].get("percpu_usage") or [])
+    if system_delta > 0 and cpu_delta > 0:
+        return cpu_delta / system_delta * online * 100.0
+    return 0.0
+
+
+# ---- cgroup v1, recorded ---------------------------------------------------
+
+
+def test_cgroup1_busy_loop_cpu_matches_cli_formula():
+    s = samples("cgroup1_busy.json")
+    assert stats.shape(s[0]) == "cgroup1"
+    # the first sample of a stream has no previous reading
+    assert s[0]["precpu_stats"].get("system_cpu_usage") is None
+    assert math.isnan(stats.compute(s[0]).cpu_percent)
+    for raw in s[1:3]:
+        u = stats.compute(raw)
+        expected = cli_cpu(raw["cpu_stats"], raw["precpu_stats"])
+        assert u.cpu_percent == pytest.approx(expected, rel=1e-12)
+        assert 90 <= u.cpu_percent <= 110  # one busy loop
+    # an explicit earlier reading spans two periods: still one busy CPU
+    u = stats.compute(s[2], previous_cpu=s[0]["cpu_stats"])
+    assert u.cpu_percent == pytest.approx(cli_cpu(s[2]["cpu_stats"], s[0]["cpu_stats"]))
+    assert 90 <= u.cpu_percent <= 110
+
+
+def test_cgroup1_busy_loop_first_sample_numbers():
+    raw = samples("cgroup1_busy.json")[1]
+    u = stats.compute(raw)
+    # hand-worked from the recorded fields
+    cpu = raw["cpu_stats"]
+    pre = raw["precpu_stats"]
+    assert cpu["online_cpus"] == 2
+    expected = (
+        (cpu["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"])
+        / (cpu["system_cpu_usage"] - pre["system_cpu_usage"])
+        * 2
+        * 100
+    )
+    assert u.cpu_percent == pytest.approx(expected)
+    mem = raw["memory_stats"]
+    assert u.mem_bytes == mem["usage"] - mem["stats"]["total_inactive_file"]
+    assert u.mem_limit_bytes == mem["limit"]
+    assert u.mem_percent == pytest.approx(u.mem_bytes / mem["limit"] * 100)
+    assert (u.net_rx_bytes, u.net_tx_bytes) == (0, 0)  # network_mode none: no "networks"
+    assert (u.blk_read_bytes, u.blk_write_bytes) == (0, 0)
+    assert u.pids == 1
+    assert u.time == pytest.approx(stats.parse_time(raw["read"]))
+
+
+def test_cgroup1_64mib_anonymous_and_128mib_limit():
+    for raw in samples("cgroup1_mem64.json")[:3]:
+        u = stats.compute(raw)
+        mem = raw["memory_stats"]
+        assert u.mem_bytes == mem["usage"] - mem["stats"]["total_inactive_file"]
+        assert abs(u.mem_bytes - 64 * 2**20) <= 0.1 * 64 * 2**20
+        assert u.mem_limit_bytes == 128 * 2**20
+        assert u.mem_percent == pytest.approx(u.mem_bytes / (128 * 2**20) * 100)
+
+
+def test_stream_after_exit_is_empty():
+    for name in ("cgroup1_busy.json", "cgroup1_mem64.json"):
+        last = samples(name)[-1]
+        assert last["read"].startswith("0001-01-01")
+        assert stats.is_empty(last)
+        assert stats.compute(last) is None
+
+
+# ---- cgroup v2, documented shape ----------------------------------------------
+
+
+def test_cgroup2_numbers():
+    s = samples("cgroup2_web.json")
+    assert [stats.shape(r) for r in s] == ["cgroup2", "cgroup2"]
+    u0, u1 = (stats.compute(r) for r in s)
+    # CPU: 0.5e9 / 4e9 * 4 cpus * 100 ; 1.2e9 / 4e9 * 4 * 100
+    assert u0.cpu_percent == pytest.approx(50.0)
+    assert u1.cpu_percent == pytest.approx(120.0)
+    # memory: usage - inactive_file
+    assert u0.mem_bytes == 157286400 - 31457280 == 125829120
+    assert u1.mem_bytes == 167772160 - 31457280
+    assert u1.mem_limit_bytes == 536870912
+    assert u1.mem_percent == pytest.approx((167772160 - 31457280) / 536870912 * 100)
+    # block I/O: lowercase ops, summed over both devices
+    assert (u0.blk_read_bytes, u0.blk_write_bytes) == (10485760 + 2048, 4096000)
+    assert (u1.blk_read_bytes, u1.blk_write_bytes) == (10493952 + 2048, 8192000 + 4096)
+    # network: both interfaces
+    assert (u1.net_rx_bytes, u1.net_tx_bytes) == (1150976 + 1000, 600000 + 2000)
+    assert (u0.pids, u1.pids) == (7, 8)
+    assert u1.time - u0.time == pytest.approx(1.000333333, abs=1e-6)
+
+
+# ---- podman, documented shape ------------------------------------------------------
+
+
+def test_podman_numbers():
+    s = samples("podman_worker.json")
+    assert [stats.shape(r) for r in s] == ["podman", "podman"]
+    u0, u1 = (stats.compute(r) for r in s)
+    # 5e9 / 10e9 * 2 * 100 (podman's first sample already carries a previous reading)
+    assert u0.cpu_percent == pytest.approx(100.0)
+    # online_cpus 0 -> len(percpu_usage) = 2: 5.5e9 / 10e9 * 2 * 100
+    assert u1.cpu_percent == pytest.approx(110.0)
+    # no memory breakdown: usage as is
+    assert u0.mem_bytes == 52428800
+    assert u1.mem_bytes == 56623104
+    assert u1.mem_percent == pytest.approx(56623104 / 268435456 * 100)
+    # runc ops: Read + Write only (Sync/Async/Total ignored)
+    assert (u1.blk_read_bytes, u1.blk_write_bytes) == (3145728, 2097152)
+    assert (u1.net_rx_bytes, u1.net_tx_bytes) == (8192, 3072)
+    assert u1.pids == 4
+    # local-time stamps with an offset; 5 s period
+    assert u1.time - u0.time == pytest.approx(5.001543211, abs=1e-6)
+    assert u0.time == pytest.approx(1709634005.123456789, abs=1e-6)
+
+
+# ---- formula edge cases (the docker/cli unit tests' numbers) ---------------------------
+
+
+def test_cli_edge_cases():
+    assert stats.memory_used({"usage": 500, "stats": {"total_inactive_file": 400}}) == 100
+    assert stats.memory_used({"usage": 100, "stats": {"total_inactive_file": 1}}) == 99
+    assert stats.memory_used({"usage": 100, "stats": {"inactive_file": 2}}) == 98
+    assert stats.memory_used({"usage": 100}) == 100
+    # inactive >= usage: usage as is
+    assert stats.memory_used({"usage": 100, "stats": {"total_inactive_file": 100}}) == 100
+    assert stats.memory_percent(70.0, 100.0) == pytest.approx(70.0)
+    assert stats.memory_percent(70.0, 0.0) == 0.0
+    blk = {
+        "io_service_bytes_recursive": [
+            {"major": 8, "minor": 0, "op": "read", "value": 1234},
+            {"major": 8, "minor": 1, "op": "read", "value": 4567},
+            {"major": 8, "minor": 0, "op": "Read", "value": 6},
+            {"major": 8, "minor": 1, "op": "Read", "value": 8},
+            {"major": 8, "minor": 0, "op": "write", "value": 123},
+            {"major": 8, "minor": 1, "op": "write", "value": 456},
+            {"major": 8, "minor": 0, "op": "Write", "value": 6},
+            {"major": 8, "minor": 1, "op": "Write", "value": 8},
+            {"major": 8, "minor": 1, "op": "", "value": 456},
+        ]
+    }
+    assert stats.block_io(blk) == (5815, 593)
+    assert stats.block_io({"io_service_bytes_recursive": None}) == (0, 0)
+    # CPU: a delta that is not > 0 gives 0, no previous reading gives NaN
+    cur = {"cpu_usage": {"total_usage": 10}, "system_cpu_usage": 100, "online_cpus": 1}
+    assert stats.cpu_percent(cur, cur) == 0.0
+    assert math.isnan(stats.cpu_percent(cur, {"cpu_usage": {"total_usage": 0}}))
+
+
+def test_parse_time():
+    assert stats.parse_time("0001-01-01T00:00:00Z") is None
+    assert stats.parse_time("garbage") is None
+    assert stats.parse_time("1970-01-01T00:00:01.5Z") == pytest.approx(1.5)
+    assert stats.parse_time("1970-01-01T01:00:01+01:00") == pytest.approx(1.0)
+    assert stats.parse_time("2024-03-05T10:15:01.000123456Z") == pytest.approx(1709633701.000123456)
+
+
+def test_usage_row_order():
+    u = stats.compute(samples("cgroup2_web.json")[1])
+    row = u.row("web")
+    assert len(row) == len(stats.COLUMNS)
+    assert dict(zip(stats.COLUMNS, row))["mem_limit_bytes"] == 536870912

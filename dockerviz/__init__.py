@@ -1,0 +1,53 @@
+"""dockerviz: Jupyter widgets over the Docker SDK for Python.
+
+Build images and watch the build, see what every layer adds, modifies,
+removes and wastes, diff two images, and compare what running containers use
+against the images they came from.
+
+Imports are lazy: `import dockerviz` costs almost nothing, and each entry point
+loads only what it needs.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from .errors import (
+    ArchiveError,
+    BuildError,
+    ContainerNotFoundError,
+    DaemonError,
+    DaemonUnavailableError,
+    DockervizError,
+    ImageNotFoundError,
+    SourceError,
+    UnsafePathError,
+    WhiteoutError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "analyze": ("dockerviz.analysis", "analyze"),
+    "Image": ("dockerviz.model.image", "Image"),
+}
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'dockerviz' has no attribute {name!r}") from None
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = [
+    "analyze", "Image", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
+    "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "BuildError",
+]

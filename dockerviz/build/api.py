@@ -1,0 +1,112 @@
+"""dockerviz.build() and dockerviz.builds(): the public entry points for image builds."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ..errors import BuildError
+from . import history
+from .context import prepare
+from .result import BuildResult
+from .runner import BUILDERS, BuildJob
+
+# How often a blocking build() wakes up to notice a KeyboardInterrupt.
+_WAIT_SLICE = 0.2
+
+
+def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, nocache=False, labels=None,
+          network_mode=None, builder="auto", wait=True):
+    """Build an image and return a BuildResult; in a notebook, show the build live.
+
+    context: the build context directory. dockerfile: a path (relative to the
+    context or the current directory) or the Dockerfile text itself. tag: a
+    name or a list of names. builder: "auto" (BuildKit when the daemon runs it
+    without a session, else classic), "classic" or "buildkit". wait=False
+    returns at once while the build goes on in the background; call
+    `result.wait()` to block and raise its error.
+
+    Raises BuildError (a DockervizError) when the build fails, with the failing
+    step, its instruction, exit code and last log lines; interrupting the
+    kernel cancels the build before the KeyboardInterrupt propagates.
+    """
+    if builder not in BUILDERS:
+        raise BuildError(f"builder must be one of {', '.join(map(repr, BUILDERS))}, not {builder!r}.")
+    tags = _tags(tag)
+    if buildargs is not None and not isinstance(buildargs, dict):
+        raise BuildError("buildargs must be a dict of NAME -> value.")
+    if labels is not None and not isinstance(labels, dict):
+        raise BuildError("labels must be a dict of name -> value.")
+    ctx = prepare(context, dockerfile)
+    result = BuildResult(context=ctx.root, dockerfile=ctx.dockerfile_path or "<inline>", tags=tags,
+                         target=target, buildargs=buildargs)
+    result.requested_builder = builder
+    job = BuildJob(result, ctx, tags=tags, buildargs=buildargs, target=target, nocache=nocache, labels=labels,
+                   network_mode=network_mode, builder=builder)
+    _show_live(result, wait)
+    job.start()
+    if not wait:
+        return result
+    try:
+        while job.alive:
+            job.join(_WAIT_SLICE)
+    except KeyboardInterrupt:
+        job.cancel()
+        job.join()
+        raise
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+def builds(tag=None):
+    """The builds of this session as a DataFrame (tag, builder, status, seconds, steps,
+    cached_steps, image_id, image_size, started), oldest first; `tag` keeps one tag's builds."""
+    return history.table(tag)
+
+
+def builds_figure(tag=None):
+    """A matplotlib Figure comparing the builds of one tag (default: the last tag built):
+    image size and build time per build."""
+    return history.figure(tag)
+
+
+def _tags(tag):
+    if tag is None:
+        return []
+    if isinstance(tag, str):
+        tags = [tag]
+    else:
+        tags = list(tag)
+    for t in tags:
+        if not isinstance(t, str) or not t or any(c.isspace() for c in t):
+            raise BuildError(f"Invalid image tag {t!r}: expected a name like 'myapp' or 'myapp:1.0'.")
+    return tags
+
+
+def _in_kernel() -> bool:
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    try:
+        ip = sys.modules["IPython"].get_ipython()
+    except Exception:
+        return False
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def _show_live(result, wait):
+    """In a Jupyter kernel, display the live view now (before blocking)."""
+    if not _in_kernel():
+        return
+    try:
+        from IPython.display import display
+
+        from ..views.build_view import BuildView
+
+        view = BuildView(result, blocking=wait)
+        display(view)
+        from .result import _execution_count
+
+        result._display_count = _execution_count()
+    except Exception:
+        pass  # no widgets: the text result still comes back

@@ -1,0 +1,138 @@
+"""The `dockerviz` command line. Its JSON path imports neither ipywidgets, matplotlib nor pandas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .errors import DockervizError
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+class _StderrProgress:
+    """One self-updating stderr line, shown only once work has taken over a second."""
+
+    def __init__(self):
+        self.shown = False
+
+    def __call__(self, p) -> None:
+        if time.monotonic() - p.started < 1.0 and not self.shown:
+            return
+        if p.phase == "done":
+            if self.shown:
+                sys.stderr.write("\n")
+            return
+        self.shown = True
+        total = f"/{p.total_layers}" if p.total_layers else ""
+        sys.stderr.write(f"\r{p.phase}: layers {p.layers}{total}, {_human(p.bytes)} ")
+        sys.stderr.flush()
+
+
+def _default_source() -> str:
+    from .samples import sample_source
+
+    return sample_source()
+
+
+def _print_report(img, out) -> None:
+    out.write(f"Image      {img.name}  ({img.id[:19]})\n")
+    out.write(f"Source     {img.source} via {img.path}\n")
+    out.write(f"Size       {_human(img.size_bytes)} in {len(img.contents)} layers, {len(img.steps)} steps\n")
+    out.write(f"Efficiency {img.efficiency:.4%}   inefficient {_human(img.inefficient_bytes)} (dive-compatible)\n")
+    out.write(f"Reclaimable {_human(img.reclaimable_bytes)} (file bytes stored but hidden in the final filesystem)\n\n")
+    out.write(f"{'step':>4} {'layer':>5} {'size':>10} {'+':>6} {'~':>6} {'-':>6}  command\n")
+    counts = {}
+    for s in img.steps:
+        if s.layer is None:
+            out.write(f"{s.index:>4} {'':>5} {'':>10} {'':>6} {'':>6} {'':>6}  {s.created_by[:80]}\n")
+            continue
+        c = counts.setdefault(s.layer, img.change_counts(s.layer))
+        out.write(f"{s.index:>4} {s.layer:>5} {_human(img.contents[s.layer].disk_bytes):>10} "
+                  f"{c['added']:>6} {c['modified']:>6} {c['removed']:>6}  {s.created_by[:80]}\n")
+
+
+def _analyze(args) -> int:
+    from .analysis import analyze
+
+    source = args.source or _default_source()
+    cache = False if args.no_cache else None
+    progress = None if args.quiet else _StderrProgress()
+    img = analyze(source, path=args.path, cache=cache, progress=progress)
+    if args.json:
+        data = img.to_dive_json(file_lists=args.file_lists)
+        text = json.dumps(data, indent=2)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            with open(args.json, "w", encoding="utf-8") as f:
+                f.write(text)
+    if not args.json or args.json != "-":
+        if not args.ci or not args.json:
+            _print_report(img, sys.stdout)
+    if args.ci:
+        from .model.ci_rules import evaluate
+
+        results = evaluate(img.efficiency, img.inefficient_bytes, img.wasted_user_percent,
+                           lowest_efficiency=args.lowest_efficiency, highest_wasted_bytes=args.highest_wasted_bytes,
+                           highest_user_wasted_percent=args.highest_user_wasted_percent)
+        out = sys.stderr if args.json == "-" else sys.stdout
+        out.write("\nCI rules:\n")
+        for r in results:
+            label = {"pass": "PASS", "fail": "FAIL", "disabled": "SKIP"}[r.status]
+            out.write(f"  {label}: {r.key}" + (f": {r.message}" if r.message else "") + "\n")
+        failed = [r for r in results if r.status == "fail"]
+        out.write(f"Result:{'FAIL' if failed else 'PASS'} [Total:{len(results)}] "
+                  f"[Passed:{sum(r.status == 'pass' for r in results)}] [Failed:{len(failed)}] "
+                  f"[Skipped:{sum(r.status == 'disabled' for r in results)}]\n")
+        return 1 if failed else 0
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dockerviz", description="See inside Docker images: layers, waste, diffs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="analyse an image's layers and waste",
+                       description="SOURCE is an image name or id in the daemon, a `docker save` archive, "
+                                   "or an OCI layout directory. Without SOURCE: a bundled sample image.")
+    a.add_argument("source", nargs="?", help="image reference, archive path or OCI layout directory")
+    a.add_argument("--json", metavar="FILE", help="write dive's export JSON (plus dockerviz's fields); '-' = stdout")
+    a.add_argument("--file-lists", action="store_true", help="include each layer's file list in the JSON")
+    a.add_argument("--ci", action="store_true", help="evaluate dive's CI rules; exit 1 when one fails")
+    a.add_argument("--lowest-efficiency", metavar="X", help="CI: fail when efficiency < X (default 0.9)")
+    a.add_argument("--highest-wasted-bytes", metavar="N", help="CI: fail when wasted bytes > N (default disabled)")
+    a.add_argument("--highest-user-wasted-percent", metavar="P",
+                   help="CI: fail when wasted / user bytes > P (fraction; default 0.1)")
+    a.add_argument("--path", default="auto", help="force how layers are read (auto, save-stream, archive, oci-layout)")
+    a.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    a.set_defaults(func=_analyze)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except DockervizError as exc:
+        sys.stderr.write(f"dockerviz: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("dockerviz: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,555 @@
+"""Container views and the clean-up of containers dockerviz creates.
+
+`ContainerView` is the plain-Python object behind `dockerviz.run()` and
+`dockerviz.container()`: state, exit code and uptime as the daemon reports
+them (every action is followed by an inspect, and a daemon events stream keeps
+the view current while a widget shows it), the lifecycle actions, and the
+image-against-container data (sizes, layers, writable-layer changes). It
+creates its widget only when displayed.
+
+Every container dockerviz creates carries the labels `dockerviz.managed=1`
+and `dockerviz.session=<pid>`, and is registered here: closing its view, the
+end of a `with` block and interpreter exit remove it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import os
+import threading
+import time
+
+from .. import engine
+from ..errors import ContainerNotFoundError, DaemonError, DockervizError
+from ..model.stats import parse_time
+
+__all__ = [
+    "MANAGED_LABEL",
+    "SESSION_LABEL",
+    "ContainerView",
+    "cleanup",
+    "managed_labels",
+    "owned_ids",
+]
+
+MANAGED_LABEL = "dockerviz.managed"
+SESSION_LABEL = "dockerviz.session"
+
+ACTIONS = ("start", "stop", "pause", "unpause", "restart", "remove")
+STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead", "removed")
+
+# Which actions make sense in which state (as the daemon reports it).
+_ALLOWED = {
+    "created": {"start", "remove"},
+    "running": {"stop", "pause", "restart", "remove"},
+    "paused": {"unpause", "stop", "remove"},
+    "restarting": {"stop", "remove"},
+    "removing": set(),
+    "exited": {"start", "restart", "remove"},
+    "dead": {"remove"},
+    "removed": set(),
+}
+
+DIFF_KINDS = {0: "changed", 1: "added", 2: "deleted"}
+
+
+def managed_labels() -> dict[str, str]:
+    return {MANAGED_LABEL: "1", SESSION_LABEL: str(os.getpid())}
+
+
+# ---- the registry of containers this process created ----------------------------------
+
+_owned: set[str] = set()
+_owned_lock = threading.Lock()
+_atexit_registered = False
+
+
+def _register(container_id: str) -> None:
+    global _atexit_registered
+    with _owned_lock:
+        _owned.add(container_id)
+        if not _atexit_registered:
+            atexit.register(_cleanup_at_exit)
+            _atexit_registered = True
+
+
+def _unregister(container_id: str) -> None:
+    with _owned_lock:
+        _owned.discard(container_id)
+
+
+def owned_ids() -> list[str]:
+    with _owned_lock:
+        return sorted(_owned)
+
+
+def cleanup(all_sessions: bool = False) -> list[str]:
+    """Remove (force) the containers this process created; with all_sessions, every
+    container labelled dockerviz.managed=1 on the daemon. Returns the removed ids."""
+    from docker.errors import NotFound
+
+    ids = set(owned_ids())
+    client = engine.client()
+    removed = []
+    try:
+        if all_sessions:
+            with engine.translated("managed containers", kind="container"):
+                for c in client.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"}):
+                    ids.add(c["Id"])
+        for cid in ids:
+            try:
+                client.api.remove_container(cid, force=True, v=True)
+                removed.append(cid)
+            except NotFound:
+                pass
+            except Exception:
+                continue
+            _unregister(cid)
+    finally:
+        client.close()
+    return removed
+
+
+def _cleanup_at_exit() -> None:
+    if not owned_ids():
+        return
+    try:
+        cleanup()
+    except Exception:
+        pass
+
+
+# ---- the view ----------------------------------------------------------------------------
+
+
+class ContainerView:
+    """A container as its daemon describes it, with lifecycle actions.
+
+    Build it with dockerviz.run() or dockerviz.container(), or load a saved
+    snapshot with ContainerView.load(path) (no daemon needed, actions
+    disabled). `owned` views (run()) remove their container on close().
+    """
+
+    def __init__(self, container_id: str, *, owned: bool = False, client=None, _snapshot=None):
+        self._lock = threading.RLock()
+        self._snapshot = _snapshot
+        self.owned = owned
+        self._listeners: list = []
+        self._events = None
+        self._events_thread = None
+        self._closed = False
+        self.last_error: str | None = None
+        self._sizes = None
+        self._diff = None
+        self._layers = None
+        if _snapshot is not None:
+            self._client = None
+            self._info = _snapshot.get("inspect") or {}
+            self._sizes = _snapshot.get("sizes")
+            self._diff = _snapshot.get("diff")
+            self._layers = (_snapshot.get("image") or {}).get("history")
+            self._removed = False
+            self.id = self._info.get("Id", container_id)
+            return
+        self._client = client if client is not None else engine.client()
+        self._removed = False
+        with engine.translated(container_id, kind="container"):
+            self._info = self._client.api.inspect_container(container_id)
+        self.id = self._info["Id"]
+        if owned:
+            _register(self.id)
+
+    # ---- what the daemon says -------------------------------------------------------------
+
+    @property
+    def recorded(self) -> bool:
+        """True for a view loaded from a file: numbers are from then, not now."""
+        return self._snapshot is not None
+
+    @property
+    def info(self) -> dict:
+        return self._info
+
+    @property
+    def name(self) -> str:
+        return str(self._info.get("Name") or self.id[:12]).lstrip("/")
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def image(self) -> str:
+        """The image reference the container was created from."""
+        return str(self._info.get("Config", {}).get("Image") or self.image_id)
+
+    @property
+    def image_id(self) -> str:
+        return str(self._info.get("Image") or "")
+
+    @property
+    def state(self) -> str:
+        if self._removed:
+            return "removed"
+        return str(self._info.get("State", {}).get("Status") or "unknown")
+
+    @property
+    def exit_code(self) -> int | None:
+        st = self._info.get("State", {})
+        if self._removed and not st:
+            return None
+        if st.get("Status") in ("exited", "dead") or (self._removed and "ExitCode" in st):
+            return int(st.get("ExitCode") or 0)
+        return None
+
+    @property
+    def started_at(self) -> float | None:
+        return parse_time(self._info.get("State", {}).get("StartedAt"))
+
+    @property
+    def finished_at(self) -> float | None:
+        return parse_time(self._info.get("State", {}).get("FinishedAt"))
+
+    @property
+    def uptime(self) -> float | None:
+        """Seconds since start while running or paused, else None."""
+        if self.state not in ("running", "paused", "restarting") or self.started_at is None:
+            return None
+        now = self._snapshot.get("saved_at") if self._snapshot else time.time()
+        return max(0.0, now - self.started_at)
+
+    @property
+    def labels(self) -> dict:
+        return dict(self._info.get("Config", {}).get("Labels") or {})
+
+    def allowed_actions(self) -> set[str]:
+        if self.recorded or self._closed:
+            return set()
+        return set(_ALLOWED.get(self.state, {"remove"}))
+
+    def refresh(self) -> "ContainerView":
+        """Re-read the container from the daemon (no-op for recorded views)."""
+        if self.recorded or self._removed:
+            return self
+        with self._lock:
+            try:
+                with engine.translated(self.id, kind="container"):
+                    self._info = self._client.api.inspect_container(self.id)
+            except ContainerNotFoundError:
+                self._mark_removed()
+        return self
+
+    def _mark_removed(self):
+        self._removed = True
+        _unregister(self.id)
+
+    # ---- actions -----------------------------------------------------------------------
+
+    def _act(self, action: str, fn) -> "ContainerView":
+        if self.recorded:
+            raise DockervizError(f"{self.name!r} is a recorded snapshot: it cannot be {action}ed.")
+        with self._lock:
+            try:
+                with engine.translated(self.name, kind="container"):
+                    fn()
+                self.last_error = None
+            except DockervizError as exc:
+                self.last_error = str(exc)
+                raise
+            finally:
+                if action == "remove" and self.last_error is None:
+                    self._mark_removed()
+                else:
+                    try:
+                        self.refresh()
+                    except DockervizError:
+                        pass
+        self._notify()
+        return self
+
+    def start(self):
+        return self._act("start", lambda: self._client.api.start(self.id))
+
+    def stop(self, timeout: int = 10):
+        return self._act("stop", lambda: self._client.api.stop(self.id, timeout=timeout))
+
+    def pause(self):
+        return self._act("pause", lambda: self._client.api.pause(self.id))
+
+    def unpause(self):
+        return self._act("unpause", lambda: self._client.api.unpause(self.id))
+
+    def restart(self, timeout: int = 10):
+        return self._act("restart", lambda: self._client.api.restart(self.id, timeout=timeout))
+
+    def remove(self, force: bool = True):
+        """Remove the container (and its anonymous volumes)."""
+        result = self._act("remove", lambda: self._client.api.remove_container(self.id, force=force, v=True))
+        self._stop_events()
+        return result
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until the container stops; its exit code."""
+        if self.recorded or self._removed:
+            return self.exit_code
+        client = engine.client(timeout=timeout)
+        try:
+            with engine.translated(self.name, kind="container"):
+                result = client.api.wait(self.id)
+        finally:
+            client.close()
+        self.refresh()
+        return int(result.get("StatusCode", 0))
+
+    # ---- image against container -------------------------------------------------------------
+
+    def sizes(self, refresh: bool = False) -> dict:
+        """{"size_rw", "size_root_fs", "image_size"} in bytes. Slow: the daemon walks the
+        writable layer, so it is computed on demand only."""
+        if self._sizes is not None and (not refresh or self.recorded):
+            return dict(self._sizes)
+        if self._removed:
+            raise DockervizError(f"Container {self.name!r} was removed: its sizes are gone with it.")
+        with engine.translated(self.name, kind="container"):
+            rows = self._client.api.containers(all=True, size=True, filters={"id": [self.id]})
+            image = self._client.api.inspect_image(self.image_id)
+        row = next((r for r in rows if r.get("Id") == self.id), None)
+        if row is None:
+            self._mark_removed()
+            raise DockervizError(f"Container {self.name!r} is gone from the daemon.")
+        self._sizes = {
+            "size_rw": int(row.get("SizeRw") or 0),
+            "size_root_fs": int(row.get("SizeRootFs") or 0),
+            "image_size": int(image.get("Size") or 0),
+        }
+        return dict(self._sizes)
+
+    def diff(self, refresh: bool = False) -> list[dict]:
+        """The writable layer's changes: [{"path", "kind"}] with kind added/changed/deleted."""
+        if self._diff is not None and (not refresh or self.recorded):
+            return list(self._diff)
+        if self._removed:
+            raise DockervizError(f"Container {self.name!r} was removed: its changes are gone with it.")
+        with engine.translated(self.name, kind="container"):
+            raw = self._client.api.diff(self.id) or []
+        self._diff = sorted(
+            ({"path": d.get("Path", ""), "kind": DIFF_KINDS.get(d.get("Kind"), str(d.get("Kind")))} for d in raw),
+            key=lambda d: d["path"],
+        )
+        return list(self._diff)
+
+    def layers(self) -> list[dict]:
+        """The image's layers, oldest first: [{"id", "created_by", "size", "tags"}]."""
+        if self._layers is not None:
+            return list(self._layers)
+        with engine.translated(self.image, kind="image"):
+            history = self._client.api.history(self.image_id)
+        self._layers = [
+            {
+                "id": h.get("Id", ""),
+                "created_by": h.get("CreatedBy", ""),
+                "size": int(h.get("Size") or 0),
+                "tags": list(h.get("Tags") or []),
+            }
+            for h in reversed(history)
+        ]
+        return list(self._layers)
+
+    def image_tags(self) -> list[str]:
+        if self.recorded:
+            return list((self._snapshot.get("image") or {}).get("tags") or [])
+        try:
+            with engine.translated(self.image, kind="image"):
+                return list(self._client.api.inspect_image(self.image_id).get("RepoTags") or [])
+        except DockervizError:
+            return []
+
+    # ---- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self, *, sizes: bool = True, diff: bool = True) -> dict:
+        """Everything the view shows, as plain JSON-able data."""
+        from .snapshot import container_snapshot
+
+        return container_snapshot(self, sizes=sizes, diff=diff)
+
+    def save(self, path, *, sizes: bool = True, diff: bool = True):
+        from .snapshot import save_json
+
+        return save_json(path, self.snapshot(sizes=sizes, diff=diff))
+
+    @classmethod
+    def load(cls, path) -> "ContainerView":
+        from .snapshot import load_container
+
+        return load_container(path)
+
+    # ---- events --------------------------------------------------------------------------------
+
+    def on_change(self, callback) -> None:
+        """Call callback(view) whenever the daemon reports a change (starts the events listener)."""
+        self._listeners.append(callback)
+        self._start_events()
+
+    def _notify(self) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(self)
+            except Exception:
+                pass
+
+    def _start_events(self) -> None:
+        if self.recorded or self._removed or self._events_thread is not None:
+            return
+        self._events_thread = threading.Thread(target=self._listen, name=f"dockerviz-events-{self.name}", daemon=True)
+        self._events_thread.start()
+
+    def _listen(self) -> None:
+        try:
+            client = engine.client(timeout=None)
+        except DockervizError:
+            return
+        try:
+            stream = client.api.events(decode=True, filters={"type": "container", "container": self.id})
+            self._events = stream
+            if self._closed or self._removed:
+                return
+            for event in stream:
+                if self._closed:
+                    break
+                action = str(event.get("Action") or event.get("status") or "")
+                if action.startswith(("exec_", "top", "attach", "resize", "export", "commit")):
+                    continue
+                if action == "destroy":
+                    self._mark_removed()
+                else:
+                    try:
+                        self.refresh()
+                    except DockervizError:
+                        pass
+                self._notify()
+                if self._removed:
+                    break
+        except Exception:
+            pass
+        finally:
+            self._events = None
+            try:
+                client.close()
+            except Exception:
+                pass
+
+    def _stop_events(self) -> None:
+        stream = self._events
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:
+                pass
+
+    # ---- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop listening; remove the container if dockerviz created it."""
+        if self._closed:
+            return
+        try:
+            if self.owned and not self._removed and not self.recorded:
+                try:
+                    self.remove(force=True)
+                except DockervizError:
+                    pass
+        finally:
+            self._closed = True
+            self._stop_events()
+            widget = getattr(self, "_widget", None)
+            if widget is not None:
+                try:
+                    widget.sync()
+                except Exception:
+                    pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ---- display ------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        parts = [f"{self.name} ({self.short_id})", f"image {self.image}", self.state]
+        if self.exit_code is not None:
+            parts.append(f"exit code {self.exit_code}")
+        if self.uptime is not None:
+            parts.append(f"up {format_duration(self.uptime)}")
+        if self.recorded:
+            parts.append("recorded snapshot")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<ContainerView {self.describe()}>"
+
+    def widget(self):
+        """The ipywidgets view (created once, on first use)."""
+        w = getattr(self, "_widget", None)
+        if w is None:
+            from ..views.container_view import ContainerWidget
+
+            w = self._widget = ContainerWidget(self)
+        return w
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(repr(self))}</pre>"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    if d:
+        return f"{d}d {h}h {m}m"
+    if h:
+        return f"{h}h {m}m {s}s"
+    if m:
+        return f"{m}m {s}s"
+    return f"{s}s"
+
+
+def _ensure_labels(options: dict) -> dict:
+    labels = options.get("labels")
+    merged = managed_labels()
+    if isinstance(labels, dict):
+        merged = {**labels, **merged}
+    elif isinstance(labels, (list, tuple)):
+        merged = {**{str(k): "" for k in labels}, **merged}
+    elif labels is not None:
+        raise DockervizError("labels must be a dict or a list of names.")
+    options["labels"] = merged
+    return options
+
+
+def run_container(image, command=None, **options) -> ContainerView:
+    """docker-py containers.run(image, command, detach=True, **options) as a ContainerView."""
+    options = _ensure_labels(dict(options))
+    options["detach"] = True
+    client = engine.client()
+    with engine.translated(str(image), kind="image"):
+        container = client.containers.run(image, command, **options)
+    _register(container.id)
+    try:
+        return ContainerView(container.id, owned=True, client=client)
+    except Exception:
+        try:
+            client.api.remove_container(container.id, force=True)
+            _unregister(container.id)
+        except Exception:
+            pass
+        raise DaemonError(f"Container {container.id[:12]} was created but could not be inspected.") from None

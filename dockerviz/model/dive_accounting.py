@@ -1,0 +1,193 @@
+"""Waste accounting computed exactly as dive 0.13.1 computes it.
+
+dive builds one tree per layer from the tar headers (opaque markers dropped,
+directories implied by a path get an empty payload), visits each layer's
+leaves, and for every path sums sizes across layers. A whiteout leaf weighs
+the total size of what it deletes only when that was a directory in the stack
+of lower layers. Efficiency = sum of per-path minimum sizes / sum of per-path
+cumulative sizes; a path seen two or more times is "inefficient" and all its
+copies count as wasted bytes. These numbers are kept for compatibility (CI
+gates written for dive keep working); `merge` holds the exact accounting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import entries as E
+from .layer import LayerContent
+
+
+class _Node:
+    __slots__ = ("children", "size", "is_dir")
+
+    def __init__(self, size: int = 0, is_dir: bool = False):
+        self.children: dict[str, _Node] = {}
+        self.size = size
+        self.is_dir = is_dir
+
+
+def _sort_key(name: str) -> bytes:
+    # Go sorts strings by bytes; keep its visiting order for non-UTF-8 names too.
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _layer_tree(content: LayerContent) -> _Node:
+    root = _Node()
+    items = [(e.path, e.size, e.kind == E.DIR) for e in content.entries]
+    for target in content.whiteouts:
+        parent, _, base = target.rpartition("/")
+        items.append(((parent + "/" if parent else "") + E.WHITEOUT_PREFIX + base, 0, False))
+    for path, size, is_dir in items:
+        node = root
+        for name in path.split("/"):
+            child = node.children.get(name)
+            if child is None:
+                child = node.children[name] = _Node()
+            node = child
+        node.size = size
+        node.is_dir = is_dir
+    return root
+
+
+def _copy(node: _Node) -> _Node:
+    new = _Node(node.size, node.is_dir)
+    new.children = {k: _copy(v) for k, v in node.children.items()}
+    return new
+
+
+def _stack(lower: _Node, upper: _Node) -> None:
+    """dive's FileTree.Stack: graft upper onto lower, children before parents."""
+
+    def graft(node: _Node, path: list[str]) -> None:
+        for name in sorted(node.children, key=_sort_key):
+            child = node.children[name]
+            graft(child, path + [name])
+        if not path:
+            return
+        name = path[-1]
+        if name.startswith(E.WHITEOUT_PREFIX):
+            target = path[:-1] + [name[len(E.WHITEOUT_PREFIX):]]
+            parent = _get(lower, target[:-1])
+            if parent is not None:
+                parent.children.pop(target[-1], None)
+            return
+        cur = lower
+        for part in path:
+            nxt = cur.children.get(part)
+            if nxt is None:
+                nxt = cur.children[part] = _Node()
+            cur = nxt
+        cur.size = node.size
+        cur.is_dir = node.is_dir
+
+    graft(upper, [])
+
+
+def _get(root: _Node, parts: list[str]) -> _Node | None:
+    node = root
+    for part in parts:
+        if part == "":
+            continue
+        node = node.children.get(part)
+        if node is None:
+            return None
+    return node
+
+
+def _subtree_size(node: _Node) -> int:
+    total = node.size
+    stack = list(node.children.values())
+    while stack:
+        n = stack.pop()
+        total += n.size
+        stack.extend(n.children.values())
+    return total
+
+
+@dataclass
+class InefficientPath:
+    path: str  # '/'-rooted, as dive prints it
+    count: int
+    size: int
+
+
+@dataclass
+class DiveAccounting:
+    efficiency: float
+    inefficient_bytes: int
+    inefficient: list  # InefficientPath, largest first
+    layer_sizes: list  # dive's per-layer sizeBytes
+    size_bytes: int
+    user_size_bytes: int
+
+    @property
+    def wasted_user_percent(self) -> float:
+        if self.user_size_bytes == 0:
+            return 0.0 if self.inefficient_bytes == 0 else float("inf")
+        return self.inefficient_bytes / self.user_size_bytes
+
+
+class _Abort(Exception):
+    pass
+
+
+def dive_accounting(layers: list[LayerContent]) -> DiveAccounting:
+    trees = [_layer_tree(c) for c in layers]
+    cum: dict[str, int] = {}
+    mins: dict[str, int] = {}
+    count: dict[str, int] = {}
+    stacked: _Node | None = None  # stack of layers 0..idx-1, built incrementally
+
+    for idx, tree in enumerate(trees):
+        if idx == 0:
+            lower_stack = _copy(trees[0])
+        else:
+            if stacked is None:
+                stacked = _copy(trees[0])
+                _stack(stacked, trees[0])
+            else:
+                _stack(stacked, trees[idx - 1])
+            lower_stack = stacked
+
+        def visit(node: _Node, parts: list[str]) -> None:
+            for name in sorted(node.children, key=_sort_key):
+                visit(node.children[name], parts + [name])
+            if not parts or node.children:
+                return
+            name = parts[-1]
+            if name.startswith(E.WHITEOUT_PREFIX):
+                real = parts[:-1] + [name[len(E.WHITEOUT_PREFIX):]]
+                key = "/" + "/".join(real)
+                prev = _get(lower_stack, real)
+                if prev is None:
+                    raise _Abort  # dive stops visiting this layer here
+                size = _subtree_size(prev) if prev.is_dir else 0
+            else:
+                key = "/" + "/".join(parts)
+                size = node.size
+            cum[key] = cum.get(key, 0) + size
+            m = mins.get(key)
+            if m is None or size < m:
+                mins[key] = size
+            count[key] = count.get(key, 0) + 1
+
+        try:
+            visit(tree, [])
+        except _Abort:
+            pass
+
+    total_cum = sum(cum.values())
+    total_min = sum(mins.values())
+    efficiency = 1.0 if total_cum == 0 else total_min / total_cum
+    bad = [InefficientPath(E.display_path(k[1:]), n, cum[k]) for k, n in count.items() if n >= 2]
+    bad.sort(key=lambda p: (-p.size, p.path))
+    layer_sizes = [c.tar_bytes for c in layers]
+    return DiveAccounting(
+        efficiency=efficiency,
+        inefficient_bytes=sum(p.size for p in bad),
+        inefficient=bad,
+        layer_sizes=layer_sizes,
+        size_bytes=sum(layer_sizes),
+        user_size_bytes=sum(layer_sizes[1:]),
+    )

@@ -1,0 +1,130 @@
+"""Entries of a layer: normalised paths, types, and the whiteout rules.
+
+Paths are stored without a leading slash ("etc/passwd"), '/'-separated, with
+'.' components and repeated slashes removed. Names that are not UTF-8 are kept
+losslessly as surrogate escapes; `display_path` renders them for people.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsafePathError, WhiteoutError
+from . import tarheaders as th
+
+FILE = "file"
+DIR = "dir"
+SYMLINK = "symlink"
+HARDLINK = "hardlink"
+OTHER = "other"
+
+ADDED = "added"
+MODIFIED = "modified"
+REMOVED = "removed"
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+AUFS_META_PREFIX = ".wh..wh."
+
+_TYPES = {
+    th.REGTYPE: FILE,
+    th.AREGTYPE: FILE,
+    th.CONTTYPE: FILE,
+    th.GNU_SPARSE: FILE,
+    th.LNKTYPE: HARDLINK,
+    th.SYMTYPE: SYMLINK,
+    th.DIRTYPE: DIR,
+    th.CHRTYPE: OTHER,
+    th.BLKTYPE: OTHER,
+    th.FIFOTYPE: OTHER,
+}
+
+
+def entry_type(typeflag: bytes) -> str:
+    return _TYPES.get(typeflag, OTHER)
+
+
+class Entry:
+    """One filesystem object as a layer records it (tar header facts only)."""
+
+    __slots__ = ("path", "kind", "size", "mode", "uid", "gid", "link")
+
+    def __init__(self, path: str, kind: str, size: int, mode: int, uid: int, gid: int, link: str):
+        self.path = path
+        self.kind = kind
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.link = link
+
+    def key(self) -> tuple:
+        return (self.path, self.kind, self.size, self.mode, self.uid, self.gid, self.link)
+
+    def __eq__(self, other):
+        return isinstance(other, Entry) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return f"Entry({display_path(self.path)!r}, {self.kind}, size={self.size}, mode={self.mode:o})"
+
+
+def decode_name(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def display_path(path: str) -> str:
+    """'/'-rooted, with undecodable bytes shown as U+FFFD (as Go's JSON does)."""
+    return "/" + path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def normalise(raw: bytes, *, what: str = "member") -> str:
+    """Archive member name -> canonical relative path; '' for the root itself.
+
+    Rejects absolute names and any '..' component: such members would land
+    outside the image root if anything ever followed them.
+    """
+    name = decode_name(raw)
+    if name.startswith("/"):
+        raise UnsafePathError(
+            f"A layer {what} has an absolute name {display_path(name.lstrip('/'))!r}. "
+            "Image layers use relative names; this archive was not written by a container engine "
+            "and dockerviz will not read it."
+        )
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise UnsafePathError(
+                f"A layer {what} is named {name!r}, with a '..' component that points outside the image root. "
+                "dockerviz refuses such archives; rebuild the image with a container engine."
+            )
+        parts.append(part)
+    return "/".join(parts)
+
+
+def split_whiteout(path: str) -> tuple[str, str | None]:
+    """Classify a normalised path by its basename.
+
+    Returns ("opaque", dir) for an opaque marker, ("whiteout", target) for a
+    whiteout, ("meta", None) for other AUFS metadata, ("plain", None) otherwise.
+    """
+    parent, _, base = path.rpartition("/")
+    if not base.startswith(WHITEOUT_PREFIX):
+        return "plain", None
+    if base == OPAQUE_MARKER:
+        return "opaque", parent
+    if base.startswith(AUFS_META_PREFIX):
+        return "meta", None
+    target = base[len(WHITEOUT_PREFIX):]
+    if target in ("", ".", ".."):
+        raise WhiteoutError(
+            f"Invalid whiteout name {display_path(path)!r}: '.wh.' must be followed by the name of the file it "
+            "deletes. The layer is malformed; rebuild the image with a container engine."
+        )
+    return "whiteout", (parent + "/" + target) if parent else target
+
+
+def parent_of(path: str) -> str:
+    return path.rpartition("/")[0]

@@ -1,0 +1,229 @@
+"""Stacking layers into a filesystem, recording what each layer changed and hid.
+
+The rules are the OCI image-spec's: an opaque marker hides every lower child
+of its directory and applies before the layer's own entries; a whiteout
+deletes its target and the target's subtree from the layers below; an entry
+replaces what was at its path (a file replacing a directory hides the whole
+directory). Every regular file that ends up invisible is recorded with the
+layer that wrote it and the layer that hid it: that is the exact accounting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import entries as E
+from .layer import LayerContent
+
+# How a lower object came to be hidden.
+OVERWRITTEN = "overwritten"
+DELETED = "deleted"
+OPAQUE = "opaque"
+REPLACED = "replaced"
+
+
+@dataclass
+class Change:
+    """One row of a layer's change list."""
+
+    path: str
+    kind: str
+    change: str  # added / modified / removed
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    link: str
+    prev_kind: str | None = None
+    prev_size: int | None = None
+    prev_mode: int | None = None
+    removed_entries: int = 0  # for removals: objects in the hidden subtree
+    via: str = ""  # for removals: deleted / opaque / replaced
+
+
+@dataclass
+class Hidden:
+    """Regular-file bytes a lower layer stored that the final filesystem cannot see."""
+
+    path: str
+    size: int
+    written_by: int
+    hidden_by: int
+    how: str
+
+
+@dataclass
+class MergeResult:
+    final: dict  # path -> (layer index, Entry)
+    changes: list  # per layer: list[Change]
+    hidden: list  # list[Hidden]
+    stored_file_bytes: int = 0
+    visible_file_bytes: int = 0
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return self.stored_file_bytes - self.visible_file_bytes
+
+
+@dataclass
+class _State:
+    fs: dict = field(default_factory=dict)  # path -> (layer, Entry)
+    children: dict = field(default_factory=dict)  # dir path -> {child path: None}
+    hidden_at: dict = field(default_factory=dict)  # (layer, path) -> (hider, how)
+
+
+def _link_child(state: _State, path: str) -> None:
+    parent = E.parent_of(path)
+    kids = state.children.get(parent)
+    if kids is None:
+        state.children[parent] = {path: None}
+    else:
+        kids[path] = None
+
+
+def _unlink_child(state: _State, path: str) -> None:
+    kids = state.children.get(E.parent_of(path))
+    if kids is not None:
+        kids.pop(path, None)
+
+
+def _remove_subtree(state: _State, path: str, hider: int, how: str) -> tuple[int, int]:
+    """Remove path and everything under it; returns (objects removed, file bytes)."""
+    count = 0
+    nbytes = 0
+    stack = [path]
+    while stack:
+        p = stack.pop()
+        held = state.fs.pop(p, None)
+        if held is not None:
+            layer, entry = held
+            count += 1
+            if entry.kind == E.FILE:
+                nbytes += entry.size
+            state.hidden_at[(layer, p)] = (hider, how)
+        kids = state.children.pop(p, None)
+        if kids:
+            stack.extend(kids)
+    _unlink_child(state, path)
+    return count, nbytes
+
+
+def _removal_row(path: str, held, count: int, nbytes: int, via: str) -> Change:
+    _, entry = held
+    return Change(path, entry.kind, E.REMOVED, nbytes, entry.mode, entry.uid, entry.gid, entry.link,
+                  prev_kind=entry.kind, prev_size=nbytes, prev_mode=entry.mode,
+                  removed_entries=count, via=via)
+
+
+def _clear_non_dir_ancestors(state: _State, path: str, layer: int, rows: list) -> None:
+    """A path can only live under directories: hide any lower file in the way."""
+    parent = E.parent_of(path)
+    while parent:
+        held = state.fs.get(parent)
+        if held is None:
+            parent = E.parent_of(parent)
+            continue
+        if held[1].kind != E.DIR:
+            count, nbytes = _remove_subtree(state, parent, layer, REPLACED)
+            rows.append(_removal_row(parent, held, count, nbytes, REPLACED))
+        return
+
+
+def merge(layers: list[LayerContent]) -> MergeResult:
+    state = _State()
+    all_changes: list[list[Change]] = []
+    stored = 0
+    hardlinks: list[dict[str, list[str]]] = []  # per layer: target -> [link paths]
+
+    for idx, content in enumerate(layers):
+        rows: list[Change] = []
+        fs = state.fs
+
+        for d in content.opaque_dirs:
+            prefix_kids = list(state.children.get(d, ()))
+            for child in prefix_kids:
+                held = fs.get(child)
+                count, nbytes = _remove_subtree(state, child, idx, OPAQUE)
+                if held is not None:
+                    rows.append(_removal_row(child, held, count, nbytes, OPAQUE))
+
+        for target in content.whiteouts:
+            held = fs.get(target)
+            if held is None:
+                # Deleting what no lower layer has (or an implied directory).
+                if target in state.children:
+                    count, nbytes = _remove_subtree(state, target, idx, DELETED)
+                    rows.append(Change(target, E.DIR, E.REMOVED, nbytes, 0, 0, 0, "", prev_kind=E.DIR,
+                                       prev_size=nbytes, removed_entries=count, via=DELETED))
+                continue
+            count, nbytes = _remove_subtree(state, target, idx, DELETED)
+            rows.append(_removal_row(target, held, count, nbytes, DELETED))
+
+        links: dict[str, list[str]] = {}
+        for entry in content.entries:
+            path = entry.path
+            if entry.kind == E.FILE:
+                stored += entry.size
+            elif entry.kind == E.HARDLINK:
+                links.setdefault(entry.link, []).append(path)
+            parent = E.parent_of(path)
+            if parent:
+                held_parent = fs.get(parent)
+                if held_parent is None or held_parent[1].kind != E.DIR:
+                    _clear_non_dir_ancestors(state, path, idx, rows)
+            prev = fs.get(path)
+            if prev is None:
+                change = Change(path, entry.kind, E.ADDED, entry.size, entry.mode, entry.uid, entry.gid, entry.link)
+            else:
+                prev_layer, prev_entry = prev
+                if prev_entry.kind == E.DIR and entry.kind != E.DIR:
+                    # A directory replaced by a non-directory takes its subtree with it.
+                    for child in list(state.children.get(path, ())):
+                        _remove_subtree(state, child, idx, REPLACED)
+                if prev_layer != idx:
+                    state.hidden_at[(prev_layer, path)] = (idx, OVERWRITTEN)
+                change = Change(path, entry.kind, E.MODIFIED, entry.size, entry.mode, entry.uid, entry.gid,
+                                entry.link, prev_kind=prev_entry.kind, prev_size=prev_entry.size,
+                                prev_mode=prev_entry.mode)
+            fs[path] = (idx, entry)
+            _link_child(state, path)
+            rows.append(change)
+        hardlinks.append(links)
+        all_changes.append(rows)
+
+    hidden, visible = _account(layers, state, hardlinks)
+    return MergeResult(final=state.fs, changes=all_changes, hidden=hidden,
+                       stored_file_bytes=stored, visible_file_bytes=visible)
+
+
+def _account(layers, state: _State, hardlinks) -> tuple[list[Hidden], int]:
+    """Split stored file bytes into visible and hidden, hard links counted once.
+
+    The bytes of a file are visible while any path of its hard-link group (the
+    file and the links to it written in the same layer) is still visible.
+    """
+    fs = state.fs
+    hidden: list[Hidden] = []
+    visible = 0
+    for idx, content in enumerate(layers):
+        links = hardlinks[idx]
+        for entry in content.entries:
+            if entry.kind != E.FILE:
+                continue
+            members = [entry.path]
+            if links:
+                members.extend(links.get(entry.path, ()))
+            seen = False
+            for m in members:
+                held = fs.get(m)
+                if held is not None and held[0] == idx:
+                    seen = True
+                    break
+            if seen:
+                visible += entry.size
+                continue
+            if entry.size == 0:
+                continue
+            hider, how = max((state.hidden_at.get((idx, m), (-1, "")) for m in members), key=lambda t: t[0])
+            hidden.append(Hidden(entry.path, entry.size, idx, hider, how))
+    return hidden, visible

@@ -1,0 +1,50 @@
+"""Sources of image data, behind one interface: `open_source(x)` -> context manager -> ImageRecord."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import SourceError
+from .archive import ArchiveSource
+from .base import ImageRecord, LayerRef
+from .daemon import DaemonSource
+from .oci_layout import OCILayoutSource
+
+PATHS = ("auto", "save-stream", "archive", "oci-layout")
+
+
+def _looks_like_path(text: str) -> bool:
+    return (os.sep in text and not text.startswith(("sha256:",))) or text.endswith((".tar", ".tar.gz", ".tgz",
+                                                                                    ".tar.zst"))
+
+
+def open_source(source, *, path: str = "auto", client=None, on_bytes=None):
+    """Pick the source for what the user named.
+
+    An existing directory is an OCI layout, an existing file an archive, and
+    anything else an image reference for the daemon.
+    """
+    if path not in PATHS:
+        raise SourceError(f"Unknown read path {path!r}; choose one of {', '.join(PATHS)}.")
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str) or not source.strip():
+        raise SourceError(
+            f"Cannot analyse {source!r}: pass an image name or id, a `docker save` archive path, "
+            "or an OCI layout directory."
+        )
+    if os.path.isdir(source):
+        return OCILayoutSource(source)
+    if os.path.isfile(source):
+        return ArchiveSource(source)
+    if _looks_like_path(source):
+        raise SourceError(
+            f"No such file or directory: {source}. To analyse an image in the daemon, pass its name; "
+            "to analyse an archive, create it first with `docker save -o FILE IMAGE`."
+        )
+    if path in ("archive", "oci-layout"):
+        raise SourceError(f"--path {path} needs a file or directory, but {source!r} is neither.")
+    return DaemonSource(source, client=client, on_bytes=on_bytes)
+
+
+__all__ = ["open_source", "ImageRecord", "LayerRef", "ArchiveSource", "DaemonSource", "OCILayoutSource", "PATHS"]

@@ -1,0 +1,230 @@
+"""`docker save` archives: the legacy layout and the OCI layout Engine 25+ writes.
+
+The archive is indexed once by walking its tar headers; members are then read
+in place through pread slices. A repeated layer is stored as a symlink to the
+first copy: links are resolved inside the archive's own namespace and any link
+that climbs out of it is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import tempfile
+from typing import BinaryIO, Callable
+
+from ..errors import ArchiveError, DaemonError, SourceError, UnsafePathError
+from ..model import entries as E
+from ..model import tarheaders as th
+from ..model.compression import sniff
+from .base import ImageRecord
+from .oci import record_from_legacy, record_from_oci
+from .slices import FileSlice
+
+MAX_LINK_HOPS = 16
+
+
+def _daemon_error_in(block: bytes) -> str | None:
+    """An error the daemon appended to a save stream instead of a tar header."""
+    text = block.lstrip(b"\0 \r\n")
+    if not text.startswith(b"{"):
+        return None
+    try:
+        obj = json.loads(text.split(b"\0", 1)[0].decode("utf-8", "replace").strip())
+    except ValueError:
+        return text[:200].decode("utf-8", "replace")
+    if isinstance(obj, dict):
+        return str(obj.get("message") or obj.get("error") or obj.get("errorDetail") or obj)
+    return str(obj)
+
+
+class TarStore:
+    """Members of an uncompressed tar file, addressed by normalised name."""
+
+    def __init__(self, fd: int, where: str):
+        self._fd = fd
+        self.where = where
+        self.members: dict[str, th.TarHeader] = {}
+        self._index()
+
+    def _index(self) -> None:
+        f = os.fdopen(os.dup(self._fd), "rb", buffering=0)
+        try:
+            stream = th.ByteStream(f)
+            try:
+                for h in th.iter_headers(stream, what=f"archive {self.where}"):
+                    name = E.normalise(h.name, what="archive member")
+                    self.members[name] = h
+            except ArchiveError as exc:
+                bad = os.pread(self._fd, th.BLOCK, stream.pos - th.BLOCK if stream.pos >= th.BLOCK else 0)
+                message = _daemon_error_in(bad)
+                if message and "checksum" in str(exc):
+                    raise DaemonError(
+                        f"The daemon reported an error in the middle of the save stream: {message}. "
+                        "The image could not be exported; check the daemon's log and try again."
+                    ) from None
+                raise
+        finally:
+            f.close()
+        if not self.members:
+            raise ArchiveError(f"{self.where} is empty or not a tar archive; pass the file `docker save` wrote.")
+
+    def _resolve(self, name: str) -> th.TarHeader:
+        seen = 0
+        current = name
+        while True:
+            h = self.members.get(current)
+            if h is None:
+                raise ArchiveError(f"{self.where} has no member {current!r}.")
+            if h.typeflag == th.SYMTYPE:
+                target = E.decode_name(h.linkname)
+                if target.startswith("/"):
+                    raise UnsafePathError(
+                        f"Archive member {current!r} in {self.where} is a link to the absolute path {target!r}; "
+                        "dockerviz does not follow links out of the archive."
+                    )
+                joined = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+                if joined.startswith("../") or joined == "..":
+                    raise UnsafePathError(
+                        f"Archive member {current!r} in {self.where} links to {target!r}, outside the archive; "
+                        "dockerviz does not follow such links."
+                    )
+                current = joined
+            elif h.typeflag == th.LNKTYPE:
+                current = E.normalise(h.linkname, what="archive hard link target")
+            else:
+                return h
+            seen += 1
+            if seen > MAX_LINK_HOPS:
+                raise ArchiveError(f"Archive member {name!r} in {self.where} is a loop of links.")
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._resolve(name)
+            return True
+        except ArchiveError:
+            return False
+
+    def size(self, name: str) -> int | None:
+        return self._resolve(name).size
+
+    def read(self, name: str, what: str) -> bytes:
+        if name not in self.members:
+            raise ArchiveError(
+                f"{self.where} has no {what} ({name}). It is not a `docker save` archive, or it is truncated."
+            )
+        h = self._resolve(name)
+        data = os.pread(self._fd, h.size, h.offset)
+        if len(data) != h.size:
+            raise ArchiveError(f"{self.where} is truncated inside {name}.")
+        return data
+
+    def opener(self, name: str) -> Callable[[], BinaryIO]:
+        h = self._resolve(name)
+        file_size = os.fstat(self._fd).st_size
+        if h.offset + h.size > file_size:
+            raise ArchiveError(
+                f"{self.where} is truncated: member {name} needs {h.size} bytes at offset {h.offset} "
+                f"but the file ends at {file_size}. Re-create the archive and check the copy finished."
+            )
+        fd = self._fd
+        return lambda: FileSlice(fd, h.offset, h.size)
+
+
+class ArchiveSource:
+    """A `docker save` archive on disk (plain, gzip- or zstd-compressed)."""
+
+    kind = "archive"
+
+    def __init__(self, path: str | os.PathLike, *, want: str | None = None, path_name: str = "archive"):
+        self.path = os.fspath(path)
+        self.want = want
+        self.path_name = path_name
+        self._fd: int | None = None
+        self._spool = None
+
+    def __enter__(self) -> ImageRecord:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _open_fd(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise SourceError(f"No such archive: {self.path}. Create one with `docker save -o {self.path} IMAGE`.") from None
+        except OSError as exc:
+            raise SourceError(f"Cannot open {self.path}: {exc.strerror}.") from None
+        head = os.pread(fd, 4, 0)
+        kind = sniff(head)
+        if kind == "tar":
+            return fd
+        # A compressed archive has no random access: decompress it once into an
+        # unlinked temporary file (the archive itself, not its contents).
+        with os.fdopen(fd, "rb") as raw:
+            from ..model.compression import open_layer_stream
+
+            stream = open_layer_stream(raw, what=f"archive {self.path}")
+            spool = tempfile.TemporaryFile(prefix="dockerviz-")
+            try:
+                while True:
+                    chunk = stream.read(1 << 20)
+                    if not chunk:
+                        break
+                    spool.write(chunk)
+            except (EOFError, OSError, ValueError) as exc:
+                spool.close()
+                raise ArchiveError(f"{self.path} is a truncated or corrupt {kind} stream ({exc}).") from None
+            spool.flush()
+        self._spool = spool
+        return os.dup(spool.fileno())
+
+    def open(self) -> ImageRecord:
+        self._fd = self._open_fd()
+        try:
+            store = TarStore(self._fd, self.path)
+            return record_from_store(store, reference=self.path, source_kind=self.kind, path=self.path_name,
+                                     want=self.want)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+def record_from_store(store, *, reference: str, source_kind: str, path: str, want: str | None) -> ImageRecord:
+    if store.exists("manifest.json"):
+        return record_from_legacy(store, reference=reference, source_kind=source_kind, path=path, want=want)
+    if store.exists("index.json"):
+        return record_from_oci(store, reference=reference, source_kind=source_kind, path=path, want=want)
+    raise ArchiveError(
+        f"{store.where} has neither manifest.json nor index.json: it is not a `docker save` archive "
+        "or an OCI image. (A `docker export` archive is a container filesystem, not an image.)"
+    )
+
+
+def spool_stream(chunks, *, on_bytes=None) -> "tempfile._TemporaryFileWrapper":
+    """Copy an iterable of byte chunks into an unlinked temporary file."""
+    spool = tempfile.TemporaryFile(prefix="dockerviz-save-")
+    done = 0
+    try:
+        for chunk in chunks:
+            spool.write(chunk)
+            done += len(chunk)
+            if on_bytes is not None:
+                on_bytes(done)
+    except BaseException:
+        spool.close()
+        raise
+    spool.flush()
+    return spool
+
+

@@ -132,7 +132,20 @@ class _Abort(Exception):
     pass
 
 
-def dive_accounting(layers: list[LayerContent]) -> DiveAccounting:
+def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = None) -> DiveAccounting:
+    """dive's numbers for these layers.
+
+    `diff_ids` lets dive's reading of repeated layers be reproduced: `docker
+    save` stores a layer that repeats an earlier one as a symlink to it, and
+    dive reads that link as an empty layer (size 0, no files).
+    """
+    if diff_ids is not None:
+        seen: set[str] = set()
+        as_dive_reads = []
+        for content, diff_id in zip(layers, diff_ids):
+            as_dive_reads.append(LayerContent() if diff_id in seen else content)
+            seen.add(diff_id)
+        layers = as_dive_reads
     trees = [_layer_tree(c) for c in layers]
     cum: dict[str, int] = {}
     mins: dict[str, int] = {}

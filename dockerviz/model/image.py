@@ -91,7 +91,7 @@ class Image:
 
     @cached_property
     def dive(self) -> DiveAccounting:
-        return dive_accounting(self.contents)
+        return dive_accounting(self.contents, self.diff_ids)
 
     @property
     def size_bytes(self) -> int:

@@ -14,8 +14,8 @@ PATHS = ("auto", "save-stream", "archive", "oci-layout")
 
 
 def _looks_like_path(text: str) -> bool:
-    return (os.sep in text and not text.startswith(("sha256:",))) or text.endswith((".tar", ".tar.gz", ".tgz",
-                                                                                    ".tar.zst"))
+    # Image references contain '/' too (library/busybox); only these shapes are paths.
+    return text.startswith(("/", "./", "../", "~")) or text.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst"))
 
 
 def open_source(source, *, path: str = "auto", client=None, on_bytes=None):

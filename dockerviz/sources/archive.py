@@ -51,6 +51,7 @@ class TarStore:
     def _index(self) -> None:
         f = os.fdopen(os.dup(self._fd), "rb", buffering=0)
         try:
+            f.seek(0)  # a dup shares its offset; a freshly written spool sits at its end
             stream = th.ByteStream(f)
             try:
                 for h in th.iter_headers(stream, what=f"archive {self.where}"):

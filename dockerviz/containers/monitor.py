@@ -1,0 +1,176 @@
+"""UsageMonitor: live (or recorded) resource usage of several containers.
+
+The plain-Python object behind `dockerviz.monitor()`. It owns a StatsSampler,
+exposes the samples as a pandas DataFrame, and creates its widget (a live
+plot and a table) only when displayed.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+from ..errors import DockervizError
+from ..model.stats import COLUMNS
+from .sampler import StatsSampler
+
+__all__ = ["UsageMonitor", "samples_frame"]
+
+
+def samples_frame(rows):
+    """A DataFrame with the COLUMNS, time as UTC datetimes."""
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(list(rows), columns=list(COLUMNS))
+    df["time"] = pd.to_datetime(df["time"].astype("float64"), unit="s", utc=True)
+    for c in ("cpu_percent", "mem_percent"):
+        df[c] = df[c].astype("float64")
+    for c in ("mem_bytes", "mem_limit_bytes", "net_rx_bytes", "net_tx_bytes",
+              "blk_read_bytes", "blk_write_bytes", "pids"):
+        df[c] = df[c].astype("int64")
+    df["container"] = df["container"].astype(str)
+    return df
+
+
+class UsageMonitor:
+    """CPU, memory, network, block I/O and pids of several containers over time.
+
+    Live: stop() it, or use it as a context manager; it stops by itself when
+    all its containers have exited. Recorded: UsageMonitor.load(path).
+    """
+
+    def __init__(self, containers=None, *, interval: float = 1.0, keep: int = 3600, client=None, _recorded=None):
+        self._recorded = _recorded
+        self._widget = None
+        if _recorded is not None:
+            self.sampler = None
+            self.interval = float(_recorded.get("interval") or 1.0)
+            self.keep = int(_recorded.get("keep") or keep)
+            self._containers = list(_recorded.get("containers") or [])
+            return
+        self.interval = float(interval)
+        self.keep = int(keep)
+        if isinstance(containers, (str, bytes)) or hasattr(containers, "id"):
+            containers = [containers]
+        self.sampler = StatsSampler(containers or [], interval=interval, keep=keep, client=client)
+        self._containers = [
+            {"id": t.id, "name": t.name, "image": t.image, "image_id": t.image_id}
+            for t in self.sampler.targets
+        ]
+        self.sampler.start()
+
+    # ---- state -----------------------------------------------------------------------
+
+    @property
+    def recorded(self) -> bool:
+        return self._recorded is not None
+
+    @property
+    def running(self) -> bool:
+        return self.sampler is not None and self.sampler.running
+
+    @property
+    def containers(self) -> list[dict]:
+        """[{"id", "name", "image", "image_id", ...}] in display order."""
+        return [dict(c) for c in self._containers]
+
+    def rows(self) -> list[tuple]:
+        if self.recorded:
+            return list(self._recorded["rows"])
+        return self.sampler.rows()
+
+    @property
+    def samples(self):
+        """A pandas DataFrame, one row per kept sample (see model.stats.COLUMNS)."""
+        return samples_frame(self.rows())
+
+    def errors(self) -> dict[str, str]:
+        if self.sampler is None:
+            return {}
+        return {t.name: t.error for t in self.sampler.targets if t.error}
+
+    def stop(self) -> "UsageMonitor":
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self._widget is not None:
+            self._widget.refresh()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every container has exited (or stop()); True if so."""
+        if self.sampler is None:
+            return True
+        return self.sampler.wait(timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # ---- files and summaries -----------------------------------------------------------
+
+    def save(self, path, *, sizes: bool = True):
+        """Write the samples (and, if the daemon still has them, sizes and changes of each
+        container) to a JSON file that UsageMonitor.load() reads back."""
+        from .snapshot import save_json, usage_document
+
+        containers = self.containers
+        if sizes and not self.recorded:
+            from .api import _container_facts
+
+            for c in containers:
+                c.update(_container_facts(c["id"]))
+        return save_json(path, usage_document(containers, self.rows(), interval=self.interval, keep=self.keep))
+
+    @classmethod
+    def load(cls, path) -> "UsageMonitor":
+        from .snapshot import load_usage
+
+        return cls(_recorded=load_usage(path))
+
+    def summary(self, sizes: bool = True):
+        from .api import usage_summary
+
+        return usage_summary(self, sizes=sizes)
+
+    # ---- display --------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        n = len(self._containers)
+        state = "recorded" if self.recorded else ("running" if self.running else "stopped")
+        return f"{n} container{'s' if n != 1 else ''}, {len(self.rows())} samples, {state}"
+
+    def __repr__(self) -> str:
+        return f"<UsageMonitor {self.describe()}>"
+
+    def widget(self):
+        if self._widget is None:
+            from ..views.usage_monitor import UsageMonitorWidget
+
+            self._widget = UsageMonitorWidget(self)
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(repr(self))}</pre>"
+
+
+def peak_and_mean(values) -> tuple[float, float]:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return float("nan"), float("nan")
+    return float(max(vals)), float(sum(vals)) / len(vals)
+
+
+def require_monitor(obj) -> "UsageMonitor":
+    if isinstance(obj, UsageMonitor):
+        return obj
+    if isinstance(obj, (str, bytes)) or hasattr(obj, "__fspath__"):
+        return UsageMonitor.load(obj)
+    raise DockervizError("Pass a UsageMonitor (from dockerviz.monitor()) or the path of a saved one.")

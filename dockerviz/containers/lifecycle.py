@@ -401,16 +401,22 @@ class ContainerView:
     def _start_events(self) -> None:
         if self.recorded or self._removed or self._events_thread is not None:
             return
-        self._events_thread = threading.Thread(target=self._listen, name=f"dockerviz-events-{self.name}", daemon=True)
+        # events from this second on, so a change made while the stream connects is not missed
+        since = int(time.time()) - 1
+        self._events_thread = threading.Thread(
+            target=self._listen, args=(since,), name=f"dockerviz-events-{self.name}", daemon=True
+        )
         self._events_thread.start()
 
-    def _listen(self) -> None:
+    def _listen(self, since: int) -> None:
         try:
             client = engine.client(timeout=None)
         except DockervizError:
             return
         try:
-            stream = client.api.events(decode=True, filters={"type": "container", "container": self.id})
+            stream = client.api.events(
+                since=since, decode=True, filters={"type": "container", "container": self.id}
+            )
             self._events = stream
             if self._closed or self._removed:
                 return

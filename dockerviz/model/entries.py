@@ -110,7 +110,11 @@ def split_whiteout(path: str) -> tuple[str, str | None]:
     Returns ("opaque", dir) for an opaque marker, ("whiteout", target) for a
     whiteout, ("meta", None) for other AUFS metadata, ("plain", None) otherwise.
     """
+    if WHITEOUT_PREFIX not in path:
+        return "plain", None
     parent, _, base = path.rpartition("/")
+    if AUFS_META_PREFIX in parent and any(p.startswith(AUFS_META_PREFIX) for p in parent.split("/")):
+        return "meta", None  # inside AUFS bookkeeping such as .wh..wh.plnk/
     if not base.startswith(WHITEOUT_PREFIX):
         return "plain", None
     if base == OPAQUE_MARKER:

@@ -73,6 +73,11 @@ class ByteStream:
         except Exception:
             self._seekable = False
         self._base = fileobj.tell() if self._seekable else 0
+        self._end = None
+        if self._seekable:
+            # Seeks past the end succeed silently: remember the end to catch truncation.
+            self._end = fileobj.seek(0, 2)
+            fileobj.seek(self._base)
 
     def read(self, n: int) -> bytes:
         if self.limit is not None:
@@ -97,7 +102,12 @@ class ByteStream:
             self.pos = self.limit
             return False
         if self._seekable:
-            self._f.seek(self._base + self.pos + n)
+            target = self._base + self.pos + n
+            if self._end is not None and target > self._end:
+                self._f.seek(self._end)
+                self.pos = self._end - self._base
+                return False
+            self._f.seek(target)
             self.pos += n
             return True
         left = n
@@ -207,7 +217,8 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
         if typeflag in _META_TYPES:
             data = stream.read(padded)
             if len(data) < padded:
-                raise ArchiveError(f"The {what} is truncated inside the extended header of {raw_name!r}.")
+                raise ArchiveError(f"The {what} is truncated inside the extended header of {raw_name!r}. "
+                                   "Re-create it (`docker save -o FILE IMAGE`) and check the copy finished.")
             payload = data[:size]
             if typeflag == GNU_LONGNAME:
                 long_name = payload.split(b"\0", 1)[0]
@@ -268,8 +279,8 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
         end = data_start + (data_size + BLOCK - 1) // BLOCK * BLOCK
         if stream.pos < end and not stream.skip(end - stream.pos):
             raise ArchiveError(
-                f"The {what} is truncated: member {name!r} promises {data_size} bytes but the stream ends first. "
-                "Re-create it and check the copy finished."
+                f"The {what} is truncated: member {name.decode('utf-8', 'replace')!r} promises {data_size} bytes "
+                "but the stream ends first. Re-create it (`docker save -o FILE IMAGE`) and check the copy finished."
             )
         if stream.pos > end:
             raise ArchiveError(f"Internal: read past member {name!r}.")

@@ -25,17 +25,25 @@ from .slices import FileSlice
 MAX_LINK_HOPS = 16
 
 
-def _daemon_error_in(block: bytes) -> str | None:
-    """An error the daemon appended to a save stream instead of a tar header."""
-    text = block.lstrip(b"\0 \r\n")
-    if not text.startswith(b"{"):
+def _daemon_error_in(tail: bytes) -> str | None:
+    """The error a daemon appends to a save stream when export fails part-way.
+
+    moby writes `{"errorDetail":{"message":...},"error":...}` after whatever tar
+    bytes it had already sent, so the archive ends in JSON instead of tar.
+    """
+    start = max(tail.rfind(b'{"errorDetail"'), tail.rfind(b'{"message"'), tail.rfind(b'{"error"'))
+    if start < 0:
         return None
+    text = tail[start:].split(b"\0", 1)[0].decode("utf-8", "replace").strip()
     try:
-        obj = json.loads(text.split(b"\0", 1)[0].decode("utf-8", "replace").strip())
+        obj = json.loads(text)
     except ValueError:
-        return text[:200].decode("utf-8", "replace")
+        return text[:300]
     if isinstance(obj, dict):
-        return str(obj.get("message") or obj.get("error") or obj.get("errorDetail") or obj)
+        detail = obj.get("errorDetail")
+        if isinstance(detail, dict) and detail.get("message"):
+            return str(detail["message"])
+        return str(obj.get("message") or obj.get("error") or obj)
     return str(obj)
 
 
@@ -57,10 +65,10 @@ class TarStore:
                 for h in th.iter_headers(stream, what=f"archive {self.where}"):
                     name = E.normalise(h.name, what="archive member")
                     self.members[name] = h
-            except ArchiveError as exc:
-                bad = os.pread(self._fd, th.BLOCK, stream.pos - th.BLOCK if stream.pos >= th.BLOCK else 0)
-                message = _daemon_error_in(bad)
-                if message and "checksum" in str(exc):
+            except ArchiveError:
+                size = os.fstat(self._fd).st_size
+                message = _daemon_error_in(os.pread(self._fd, 4096, max(0, size - 4096)))
+                if message:
                     raise DaemonError(
                         f"The daemon reported an error in the middle of the save stream: {message}. "
                         "The image could not be exported; check the daemon's log and try again."
@@ -104,6 +112,8 @@ class TarStore:
         try:
             self._resolve(name)
             return True
+        except UnsafePathError:
+            raise
         except ArchiveError:
             return False
 

@@ -1,0 +1,109 @@
+"""The command line: light imports on the JSON path, clear errors, CI exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import dockerviz
+from dockerviz.errors import DaemonUnavailableError, ImageNotFoundError
+from dockerviz.samples import sample_archive
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None, timeout=120):
+    full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "dockerviz", *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, cwd=REPO)
+
+
+def test_json_path_imports_no_widget_or_plot_library(tmp_path):
+    probe = (
+        "import sys, json\n"
+        "from dockerviz.cli import main\n"
+        f"rc = main(['analyze', {sample_archive()!r}, '--json', {str(tmp_path / 'o.json')!r}, '-q', '--no-cache'])\n"
+        "heavy = sorted(m for m in ('ipywidgets', 'matplotlib', 'pandas', 'anywidget') if m in sys.modules)\n"
+        "print(json.dumps({'rc': rc, 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"rc": 0, "heavy": []}
+    data = json.loads((tmp_path / "o.json").read_text())
+    assert data["image"]["reclaimableBytes"] > 0
+    assert [l["index"] for l in data["layer"]] == list(range(len(data["layer"])))
+
+
+def test_sample_archive_report_shows_what_dive_misses():
+    img = dockerviz.analyze(sample_archive(), cache=False)
+    # The sample deletes a 256 KiB download in a later step: dive does not count a
+    # deleted directory's contents, the exact accounting does.
+    assert img.reclaimable_bytes >= 262144
+    assert img.inefficient_bytes < 262144
+    waste = img.waste
+    assert "/tmp/download/dataset.bin" in set(waste["path"])
+    row = waste[waste["path"] == "/tmp/download/dataset.bin"].iloc[0]
+    assert row["how"] == "deleted" and row["hidden_by"] > row["written_by"]
+
+
+def test_no_daemon_is_reported_quickly_with_what_to_do(tmp_path):
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+    start = time.monotonic()
+    proc = run_cli("analyze", "busybox:latest", env=env, timeout=30)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 2
+    assert "DOCKER_HOST" in proc.stderr and "dockerd" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert elapsed < 15  # generous: interpreter start-up included; the connect itself is bounded at 5 s
+
+
+def test_no_daemon_python_api(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    with pytest.raises(DaemonUnavailableError, match="DOCKER_HOST"):
+        dockerviz.analyze("some/image:tag", cache=False)
+
+
+def test_unknown_image(docker_client):
+    with pytest.raises(ImageNotFoundError, match="docker images"):
+        dockerviz.analyze("dockerviz-test/does-not-exist:never", cache=False)
+
+
+def test_cli_ci_rules_and_bad_thresholds():
+    ok = run_cli("analyze", sample_archive(), "--ci", "-q", "--no-cache", "--lowest-efficiency", "0.5")
+    assert ok.returncode == 0, ok.stderr
+    assert "PASS: lowestEfficiency" in ok.stdout
+    fail = run_cli("analyze", sample_archive(), "--ci", "-q", "--no-cache", "--highest-wasted-bytes", "100")
+    assert fail.returncode == 1
+    assert "FAIL: highestWastedBytes" in fail.stdout
+    bad = run_cli("analyze", sample_archive(), "--ci", "-q", "--no-cache", "--lowest-efficiency", "90")
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
+
+
+def test_dive_fixture_numbers(shared_fixtures):
+    folder = shared_fixtures / "dive-test-image"
+    expected = json.loads((folder / "expected.json").read_text())
+    img = dockerviz.analyze(str(folder / "test-docker-image.tar"), cache=False)
+    data = img.to_dive_json()["image"]
+    assert data["sizeBytes"] == expected["sizeBytes"]
+    assert data["inefficientBytes"] == expected["inefficientBytes"]
+    assert abs(data["efficiencyScore"] - expected["efficiencyScore"]) < 1e-12
+    assert data["userSizeBytes"] == expected["userSizeBytes"]
+    assert abs(data["wastedUserPercent"] - expected["wastedUserPercent"]) < 1e-12
+    assert img.dive.layer_sizes == expected["layerSizeBytes"]
+    assert sorted((f["file"], f["count"], f["sizeBytes"]) for f in data["fileReference"]) == sorted(
+        (f["file"], f["count"], f["sizeBytes"]) for f in expected["inefficientFiles"])
+    # dive's file count: every entry of every layer tar, whiteouts included
+    assert sum(len(c.entries) + len(c.whiteouts) for c in img.contents) == expected["files"]
+    assert len(img.contents) == expected["layers"]
+    from dockerviz.model.ci_rules import evaluate
+
+    for rule in expected["ciRules"]:
+        results = evaluate(img.efficiency, img.inefficient_bytes, img.wasted_user_percent,
+                           lowest_efficiency=rule["lowestEfficiency"], highest_wasted_bytes=rule["highestWastedBytes"],
+                           highest_user_wasted_percent=rule["highestUserWastedPercent"])
+        assert sorted(r.key for r in results if r.status == "fail") == sorted(rule["fails"])

@@ -1,0 +1,438 @@
+"""dockerviz.build() against the real daemon, with both builders where it runs both.
+
+Images are FROM scratch with a static busybox copied in, built with
+network_mode="none" (no registry needed). Every tag starts with
+dockerviz-test/build- and is removed at the end, with the images built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+
+import pytest
+
+import dockerviz.build as dvb
+from dockerviz.build import history
+from dockerviz.errors import BuildError, DockervizError
+
+BUSYBOX = "/bin/busybox"
+TAG = "dockerviz-test/build-"
+HEAD = 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n'
+ALL_BUILDERS = ["classic", "buildkit"]
+
+
+def _in_ci():
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def daemon(docker_client):
+    if not os.path.exists(BUSYBOX):
+        msg = f"{BUSYBOX} is missing (apt-get install busybox-static)"
+        if _in_ci():
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    return docker_client
+
+
+@pytest.fixture(scope="module")
+def built(daemon):
+    """Records what the tests build; removes tags and images afterwards."""
+    made = {"tags": set(), "ids": set()}
+    first = len(history.all_builds())
+    yield made
+    for tag in made["tags"]:
+        try:
+            daemon.api.remove_image(tag, noprune=False)
+        except Exception:
+            pass
+    # every image this module's builds made, final or intermediate (classic
+    # builds that fail or are cancelled leave their finished steps' images),
+    # newest first; one still used by anything else refuses removal and stays
+    ids = list(made["ids"])
+    for r in reversed(history.all_builds()[first:]):
+        if r.image_id:
+            ids.append(r.image_id)
+        ids.extend(s.short_id for s in reversed(r.step_list()) if s.short_id)
+    for iid in dict.fromkeys(ids):
+        try:
+            daemon.api.remove_image(iid, noprune=False)
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="module")
+def buildkit_works(daemon, built, tmp_path_factory):
+    """Does the daemon run BuildKit for a raw POST without a session?"""
+    d = tmp_path_factory.mktemp("bkprobe")
+    shutil.copy(BUSYBOX, d / "busybox")
+    (d / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\n")
+    try:
+        r = dvb.build(str(d), builder="buildkit", network_mode="none")
+    except BuildError:
+        return False
+    return r.builder == "buildkit"
+
+
+@pytest.fixture(params=ALL_BUILDERS)
+def builder(request, buildkit_works):
+    if request.param == "buildkit" and not buildkit_works:
+        pytest.skip("this daemon does not run BuildKit without a session")
+    return request.param
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    """A build context with the static busybox; returns a writer for the Dockerfile."""
+    shutil.copy(BUSYBOX, tmp_path / "busybox")
+
+    def write(body, name="Dockerfile"):
+        (tmp_path / name).write_text(HEAD + textwrap.dedent(body))
+        return str(tmp_path)
+
+    write.path = str(tmp_path)
+    return write
+
+
+@pytest.fixture
+def no_thread_left():
+    before = set(threading.enumerate())
+    yield
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra:
+            break
+        time.sleep(0.02)
+    assert not extra, f"threads left running: {extra}"
+
+
+def token():
+    return uuid.uuid4().hex[:10]
+
+
+def track(built, result):
+    built["tags"].update(result.tags)
+    if result.image_id:
+        built["ids"].add(result.image_id)
+    return result
+
+
+def expect_failure(_unused, **kw):
+    with pytest.raises(BuildError) as ei:
+        dvb.build(network_mode="none", **kw)
+    err = ei.value
+    assert isinstance(err, DockervizError)
+    return err
+
+
+# ---------------------------------------------------------------- builds that work
+
+def test_cache_hits_on_second_run(ctx, builder, built, no_thread_left, daemon):
+    t = token()
+    tag = f"{TAG}cache:{builder}"
+    body = f"RUN echo one-{t} > /one\nRUN echo two-{t} > /two\nRUN echo three > /three\n"
+    r1 = track(built, dvb.build(ctx(body), tag=tag, builder=builder, network_mode="none", nocache=True))
+    assert r1.builder == builder and r1.succeeded
+    df1 = r1.steps
+    assert not df1["cached"].any()
+    # the changed step and every step after it run again; those before come from the cache
+    r2 = track(built, dvb.build(ctx(body.replace(f"two-{t}", f"TWO-{t}")), tag=tag, builder=builder,
+                                network_mode="none"))
+    df = r2.steps.set_index("instruction")
+    assert bool(df.loc["COPY busybox /bin/busybox", "cached"])
+    assert bool(df.loc['RUN ["/bin/busybox","--install","-s","/bin"]', "cached"])
+    assert bool(df.loc[f"RUN echo one-{t} > /one", "cached"])
+    assert not bool(df.loc[f"RUN echo TWO-{t} > /two", "cached"])
+    assert not bool(df.loc["RUN echo three > /three", "cached"])
+    assert set(df.loc[df["cached"], "status"]) == {"cached"}
+    # the data model
+    assert list(r2.steps.columns) == ["step", "instruction", "cached", "started", "seconds", "layer_id",
+                                      "layer_size", "status"]
+    assert list(r2.steps["step"]) == list(range(1, len(r2.steps) + 1))
+    assert df.loc["COPY busybox /bin/busybox", "layer_size"] == os.path.getsize(BUSYBOX)
+    assert str(df.loc["COPY busybox /bin/busybox", "layer_id"]).startswith("sha256:")
+    assert df.loc[f"RUN echo TWO-{t} > /two", "layer_size"] == len(f"TWO-{t}\n")
+    info = daemon.api.inspect_image(tag)
+    assert info["Id"] == r2.image_id and r2.size == info["Size"]
+    assert r2.tags == [tag] and r2.seconds > 0
+    assert r2.cached_steps >= 3
+    # history of the session
+    b = dvb.builds(tag)
+    assert len(b) >= 2 and set(b["builder"]) == {builder}
+    assert list(b.columns[:4]) == ["build", "tag", "builder", "status"]
+    fig = dvb.builds_figure(tag)
+    assert len(fig.axes) == 2
+    assert len(fig.axes[1].patches) == len(b)
+
+
+def test_inline_dockerfile(ctx, builder, built, no_thread_left):
+    path = ctx("RUN false\n")  # the Dockerfile on disk would fail: the inline text must win
+    t = token()
+    text = HEAD + f"COPY . /ctx\nRUN ls -a /ctx && echo inline-ok-{t}\n"
+    r = track(built, dvb.build(path, dockerfile=text, builder=builder, network_mode="none"))
+    assert r.succeeded and f"inline-ok-{t}" in r.log
+    assert r.dockerfile == "<inline>"
+    # the generated Dockerfile is not part of what COPY sees (it is in the tar's .dockerignore)
+    if builder == "classic":
+        assert ".dockerviz-Dockerfile" not in r.log
+
+
+def test_dockerfile_path_outside_context(ctx, builder, built, tmp_path_factory, no_thread_left):
+    path = ctx("RUN false\n")
+    other = tmp_path_factory.mktemp("df") / "Build.dockerfile"
+    t = token()
+    other.write_text(HEAD + f"RUN echo outside-ok-{t}\n")
+    r = track(built, dvb.build(path, dockerfile=str(other), builder=builder, network_mode="none"))
+    assert f"outside-ok-{t}" in r.log
+
+
+def test_build_args(ctx, builder, built, no_thread_left):
+    path = ctx('ARG GREETING=hello\nRUN echo "greeting=$GREETING"\n')
+    r = track(built, dvb.build(path, buildargs={"GREETING": "bonjour"}, builder=builder, network_mode="none",
+                               nocache=True))
+    assert "greeting=bonjour" in r.log
+
+
+def test_target_stage(ctx, builder, built, no_thread_left, daemon):
+    path = ctx("RUN echo base > /base\n\nFROM scratch AS final\nCOPY busybox /bin/busybox\n"
+               "RUN echo final > /final\n")
+    (os.path.join(path, "Dockerfile"))
+    text = open(os.path.join(path, "Dockerfile")).read().replace("FROM scratch\n", "FROM scratch AS base\n", 1)
+    open(os.path.join(path, "Dockerfile"), "w").write(text)
+    tag = f"{TAG}target:{builder}"
+    r = track(built, dvb.build(path, tag=tag, target="base", builder=builder, network_mode="none"))
+    instructions = list(r.steps["instruction"])
+    assert "RUN echo base > /base" in instructions
+    assert "RUN echo final > /final" not in instructions
+    assert r.target == "base"
+
+
+def test_wait_false_returns_at_once(ctx, builder, built, no_thread_left):
+    path = ctx(f"RUN sleep 1.5 && echo bg-{token()}\n")
+    t0 = time.time()
+    r = dvb.build(path, builder=builder, network_mode="none", wait=False)
+    assert time.time() - t0 < 1.0
+    assert r.status == "building" and not r.done
+    assert r.wait() is r
+    track(built, r)
+    assert r.succeeded and r.image_id
+    assert r.seconds >= 1.5
+
+
+def test_cancel(ctx, builder, built, no_thread_left, daemon):
+    t = token()
+    path = ctx(f"RUN echo started-{t} && sleep 60\n")
+    r = dvb.build(path, builder=builder, network_mode="none", wait=False, nocache=True)
+    deadline = time.time() + 30
+    while not any("sleep 60" in s.instruction and s.status == "running" for s in r.step_list()):
+        assert time.time() < deadline and not r.done, r.log
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t0 = time.time()
+    r.cancel()
+    assert r.wait() is r  # a cancelled build is not an error
+    assert time.time() - t0 < 5
+    assert r.cancelled and r.status == "cancelled" and r.image_id is None
+    last = r.steps.iloc[-1]
+    assert last["status"] == "cancelled"
+    # the daemon stopped building: the classic builder's container goes away
+    if builder == "classic":
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            running = [c for c in daemon.api.containers(all=True) if t in (c.get("Command") or "")]
+            if not running:
+                break
+            time.sleep(0.2)
+        assert not running
+
+
+def test_cancel_from_the_view(ctx, builder, no_thread_left):
+    from dockerviz.views.build_view import BuildView
+
+    path = ctx(f"RUN sleep 60 # {token()}\n")
+    r = dvb.build(path, builder=builder, network_mode="none", wait=False, nocache=True)
+    view = BuildView(r)
+    w = view.widget
+    assert "dockerviz-build" in w._dom_classes
+    deadline = time.time() + 30
+    while not any("sleep 60" in s.instruction and s.status == "running" for s in r.step_list()):
+        assert time.time() < deadline and not r.done
+        time.sleep(0.05)
+    view.w_cancel.click()
+    r.wait()
+    assert r.cancelled
+    assert "Cancelled" in view.w_summary.value and view.w_cancel.disabled
+    assert view.w_progress.bar_style == "warning"
+
+
+# ---------------------------------------------------------------- failures
+
+def test_failing_run_has_step_exit_code_and_log_tail(ctx, builder, no_thread_left):
+    from dockerviz.views.build_view import BuildView
+
+    path = ctx("RUN echo before && echo 'oops <b>' >&2 && exit 3\nRUN echo never\n")
+    r = None
+    err = expect_failure(None, context=path, builder=builder, nocache=True)
+    assert err.exit_code == 3
+    assert err.instruction == "RUN echo before && echo 'oops <b>' >&2 && exit 3"
+    expected_step = 4 if builder == "classic" else 3  # BuildKit has no vertex for FROM scratch
+    assert err.step == expected_step
+    assert "before" in err.log_tail and "oops <b>" in err.log_tail
+    assert f"Step {expected_step}" in str(err) and "exit code 3" in str(err)
+    # the view shows the same, escaped
+    r = history.all_builds()[-1]
+    assert r.status == "failed" and r.error is err
+    failed = r.steps[r.steps["status"] == "failed"]
+    assert list(failed["step"]) == [expected_step]
+    v = BuildView(r)
+    v.widget
+    assert f"Failed at step <b>{expected_step}</b>" in v.w_header.value
+    assert "exit code 3" in v.w_summary.value and "oops &lt;b&gt;" in v.w_summary.value
+    assert "<b>'" not in v.w_log.value and "oops &lt;b&gt;" in v.w_log.value
+    assert v.w_progress.bar_style == "danger"
+
+
+def test_syntax_error(ctx, builder, no_thread_left):
+    path = ctx("RUN echo ok\nFOO bar\n")
+    err = expect_failure(None, context=path, builder=builder)
+    assert err.step == 5 and err.instruction == "FOO bar"
+    assert "line 5" in str(err) and "FOO" in str(err)
+
+
+def test_missing_context_directory(tmp_path, no_thread_left):
+    err = expect_failure(None, context=str(tmp_path / "nope"))
+    assert "does not exist" in str(err)
+
+
+def test_missing_dockerfile(tmp_path, no_thread_left):
+    err = expect_failure(None, context=str(tmp_path))
+    assert "No Dockerfile" in str(err)
+    err = expect_failure(None, context=str(tmp_path), dockerfile="docker/Dockerfile.dev")
+    assert "not found" in str(err)
+
+
+def test_dockerignore_is_honoured(ctx, builder, built, no_thread_left):
+    path = ctx("COPY . /ctx\nRUN find /ctx | sort\n")
+    os.makedirs(os.path.join(path, "build-output"))
+    for name in ["kept.txt", "secret.txt", "build-output/big.bin", "notes.md"]:
+        with open(os.path.join(path, name), "w") as f:
+            f.write("x")
+    with open(os.path.join(path, ".dockerignore"), "w") as f:
+        f.write("# ignore these\nsecret.txt\nbuild-output\n*.md\n")
+    r = track(built, dvb.build(path, builder=builder, network_mode="none", nocache=True))
+    assert "/ctx/kept.txt" in r.log
+    assert "secret.txt" not in r.log and "big.bin" not in r.log and "notes.md" not in r.log
+    # copying an ignored file fails at that step
+    with open(os.path.join(path, "Dockerfile"), "w") as f:
+        f.write(HEAD + "COPY secret.txt /secret.txt\n")
+    err = expect_failure(None, context=path, builder=builder, nocache=True)
+    assert err.step == (4 if builder == "classic" else 3)
+    assert "secret.txt" in str(err)
+
+
+def test_unknown_target(ctx, builder, no_thread_left):
+    path = ctx("\nFROM scratch AS final\nCOPY busybox /bin/busybox\n")
+    text = open(os.path.join(path, "Dockerfile")).read().replace("FROM scratch\n", "FROM scratch AS base\n", 1)
+    open(os.path.join(path, "Dockerfile"), "w").write(text)
+    err = expect_failure(None, context=path, builder=builder, target="nope")
+    assert "nope" in str(err)
+    assert "base, final" in str(err)  # the stages that do exist
+    assert err.step is None  # no step ran
+
+
+def test_bad_arguments_fail_before_any_thread(ctx, no_thread_left):
+    with pytest.raises(BuildError):
+        dvb.build(ctx(""), builder="kaniko")
+    with pytest.raises(BuildError):
+        dvb.build(ctx(""), tag="has space")
+    with pytest.raises(BuildError):
+        dvb.build(ctx(""), buildargs=["A=1"])
+
+
+# ---------------------------------------------------------------- the daemon goes away
+
+PROXY = r"""
+import os, socket, sys, threading
+listen, target = sys.argv[1], sys.argv[2]
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(listen)
+srv.listen(16)
+print("ready", flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+while True:
+    c, _ = srv.accept()
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(target)
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+"""
+
+
+@pytest.fixture
+def socket_proxy(tmp_path, monkeypatch):
+    """A unix socket proxy to the real daemon; DOCKER_HOST points at it. Yields the process."""
+    real = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not real.startswith("unix://"):
+        pytest.skip("the proxy only fronts a unix-socket daemon")
+    listen = str(tmp_path / "proxy.sock")
+    proc = subprocess.Popen([sys.executable, "-c", PROXY, listen, real[len("unix://"):]], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{listen}")
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_daemon_going_away_mid_build(ctx, builder, socket_proxy, no_thread_left):
+    path = ctx(f"RUN echo going && sleep 30 # {token()}\n")
+    r = dvb.build(path, builder=builder, network_mode="none", wait=False, nocache=True)
+    deadline = time.time() + 30
+    while not any("sleep 30" in s.instruction and s.status == "running" for s in r.step_list()):
+        assert time.time() < deadline and not r.done, r.log
+        time.sleep(0.05)
+    socket_proxy.kill()
+    socket_proxy.wait()
+    t0 = time.time()
+    with pytest.raises(BuildError) as ei:
+        r.wait()
+    assert time.time() - t0 < 10
+    err = ei.value
+    assert err.step == (4 if builder == "classic" else 3)
+    assert "sleep 30" in err.instruction
+    assert "daemon" in str(err)
+    assert r.status == "failed"
+
+
+def test_no_daemon_at_all(ctx, offline, no_thread_left):
+    with pytest.raises(BuildError) as ei:
+        dvb.build(ctx(""), builder="classic")
+    assert "daemon" in str(ei.value).lower()

@@ -30,6 +30,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": ("dockerviz.analysis", "analyze"),
     "Image": ("dockerviz.model.image", "Image"),
+    "build": ("dockerviz.build.api", "build"),
+    "builds": ("dockerviz.build.api", "builds"),
+    "builds_figure": ("dockerviz.build.api", "builds_figure"),
+    "run": ("dockerviz.containers.api", "run"),
+    "container": ("dockerviz.containers.api", "container"),
+    "monitor": ("dockerviz.containers.api", "monitor"),
+    "usage_summary": ("dockerviz.containers.api", "usage_summary"),
+    "load_container": ("dockerviz.containers.api", "load_container"),
+    "load_monitor": ("dockerviz.containers.api", "load_monitor"),
 }
 
 
@@ -48,6 +57,7 @@ def __dir__():
 
 
 __all__ = [
-    "analyze", "Image", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
+    "analyze", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
+    "load_container", "load_monitor", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "BuildError",
 ]

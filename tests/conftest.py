@@ -1,0 +1,109 @@
+"""Shared fixtures. The logic lives in tests/support; this file only wires it to pytest.
+
+- docker_client: a docker.DockerClient on a daemon that answers (found, or
+  started for the session and stopped after). Without one: pytest.fail under
+  CI=true, pytest.skip otherwise.
+- test_images / saved_archive: the images of tests/support/images.py, built
+  once per session (reused across sessions by their input-hash label), and
+  their `docker save` archives.
+- shared_fixtures: ../shared/fixtures; skips when that folder is absent (the
+  one kind of skip CI allows).
+- offline / run_offline: DOCKER_HOST pointed at a socket nothing listens on.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from support import SHARED_FIXTURES, images
+from support.engine import EngineUnavailable, ensure_engine, offline_environ, pointing_nowhere
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def pytest_configure(config):
+    # also declared in pyproject.toml; repeated here so a run from another rootdir knows them
+    config.addinivalue_line("markers", "daemon: needs a Docker daemon (fails, not skips, under CI=true)")
+    config.addinivalue_line("markers", "browser: needs Chromium (fails, not skips, under CI=true)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "docker_client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.daemon)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The Engine in use (tests/support/engine.py); stops a dockerd it started."""
+    try:
+        engine = ensure_engine()
+    except EngineUnavailable as exc:
+        msg = f"no Docker daemon: {exc}"
+        if _in_ci():
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_engine):
+    client = docker_engine.client()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def test_images(docker_client):
+    """{tag: docker-py Image} for every test image (busybox, parity, Debian)."""
+    return images.build_all(docker_client)
+
+
+@pytest.fixture(scope="session")
+def saved_archive(docker_client, test_images, tmp_path_factory):
+    """saved_archive(tag) -> Path of that image's `docker save` archive (made once)."""
+    folder = tmp_path_factory.mktemp("saved")
+    made = {}
+
+    def get(tag):
+        if tag not in made:
+            made[tag] = images.save_archive(docker_client, tag, folder / (tag.replace("/", "_").replace(":", "_") + ".tar"))
+        return made[tag]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures():
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"{SHARED_FIXTURES} is absent")
+    return SHARED_FIXTURES
+
+
+@pytest.fixture
+def offline(tmp_path):
+    """DOCKER_HOST points at a socket nothing listens on for the test; yields the URL."""
+    with pointing_nowhere(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def offline_env(tmp_path):
+    """An environment dict for subprocesses, with DOCKER_HOST pointing nowhere."""
+    return offline_environ(directory=tmp_path)
+
+
+@pytest.fixture
+def run_offline(tmp_path):
+    """run_offline(fn, *args, **kwargs): call fn with DOCKER_HOST pointing nowhere."""
+
+    def run(fn, *args, **kwargs):
+        with pointing_nowhere(tmp_path):
+            return fn(*args, **kwargs)
+
+    return run

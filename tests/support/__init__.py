@@ -1,0 +1,16 @@
+"""Helpers for dockerviz's own test suite: a Docker Engine to talk to, the test
+images built locally without a registry, and dive (the peer tool) to compare with.
+
+The suite runs on a bare Debian machine as root (`bash tests/run.sh` installs
+what is missing), so nothing here may assume a preinstalled tool or image.
+"""
+
+from pathlib import Path
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = TESTS_DIR.parent
+SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+# Every container and image the suite creates carries this label, so leftovers
+# can be found (and only those removed) with a label filter.
+TEST_LABEL = "dockerviz.test"

@@ -1,7 +1,9 @@
 """reclaimable_bytes against an oracle computed with tarfile alone.
 
 reclaimable = (bytes of regular files in the image's layer tars, from
-`docker save`, each distinct layer counted once, hard-link members not counted)
+`docker save`, every layer of the manifest counted, a layer that repeats an
+earlier one included: the image really carries it twice, and `docker images`
+counts it twice; hard-link members not counted)
 minus (bytes of regular files in `docker export` of a container created, not
 started, from the image, hard-link members not counted): what the layers carry
 that the final filesystem does not show.
@@ -47,14 +49,7 @@ def regular_bytes(tar: tarfile.TarFile, skip: tuple = ()) -> int:
 
 
 def layers_bytes(archive) -> int:
-    seen = set()
-    total = 0
-    for _i, diff_id, tar in images.saved_layers(archive):
-        if diff_id in seen:  # a repeated layer is counted once
-            continue
-        seen.add(diff_id)
-        total += regular_bytes(tar)
-    return total
+    return sum(regular_bytes(tar) for _i, _diff_id, tar in images.saved_layers(archive))
 
 
 def _under(path: str, top: str) -> bool:

@@ -54,7 +54,6 @@ RECIPE_VERSION = "1"
 
 CACHE_DIR = Path(os.environ.get("DOCKERVIZ_TEST_CACHE", "/var/tmp/dockerviz-test-cache"))
 DEBIAN_SUITE = "bookworm"
-DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBOOTSTRAP_TIMEOUT = 1200
 CONTEXT_MTIME = 1_700_000_000  # fixed mtime for context files: same inputs, same cache
 
@@ -410,8 +409,8 @@ def build_all(client, *, debian: bool = True, force: bool = False) -> dict:
 # --- Debian root ----------------------------------------------------------------
 
 
-def debian_mirror() -> str:
-    """The Debian mirror apt uses here (DOCKERVIZ_DEBIAN_MIRROR overrides it)."""
+def debian_mirror() -> str | None:
+    """The Debian mirror apt uses here (DOCKERVIZ_DEBIAN_MIRROR overrides it); None: debootstrap's own default."""
     override = os.environ.get("DOCKERVIZ_DEBIAN_MIRROR")
     if override:
         return override
@@ -441,7 +440,7 @@ def debian_mirror() -> str:
                 if len(parts) >= 3 and parts[0] == "deb" and parts[2] == DEBIAN_SUITE:
                     if "debian" in parts[1] and "security" not in parts[1]:
                         return parts[1]
-    return DEFAULT_DEBIAN_MIRROR
+    return None
 
 
 @contextlib.contextmanager
@@ -484,7 +483,7 @@ def debian_rootfs_tar(cache_dir: Path = CACHE_DIR) -> Path:
         root = cache_dir / f"rootfs-{DEBIAN_SUITE}.tmp-{os.getpid()}"
         log_path = cache_dir / "debootstrap.log"
         mirror = debian_mirror()
-        cmd = [debootstrap, "--variant=minbase", DEBIAN_SUITE, str(root), mirror]
+        cmd = [debootstrap, "--variant=minbase", DEBIAN_SUITE, str(root)] + ([mirror] if mirror else [])
         _log(f"$ {' '.join(cmd)} (log: {log_path})")
         t0 = time.monotonic()
         try:

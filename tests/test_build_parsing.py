@@ -428,3 +428,14 @@ def test_result_listeners_run_and_errors_in_them_are_contained():
     r._finish("succeeded")
     assert seen == ["step", "finished"]
     assert threading.active_count() >= 1
+
+
+def test_dockerviz_build_is_callable_whatever_the_import_order():
+    import subprocess
+    import sys
+
+    code = ("import dockerviz.build.result, dockerviz, sys; assert callable(dockerviz.build); "
+            "assert callable(dockerviz.build.build); "
+            "heavy = [m for m in ('ipywidgets', 'matplotlib', 'pandas') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,13 +1,326 @@
-"""Per-layer analysis results cached by diff id (content-addressed, so never stale)."""
+"""Per-layer analysis results cached by diff id (content-addressed, so never stale).
+
+Layout under the cache folder ($DOCKERVIZ_CACHE_DIR, else $XDG_CACHE_HOME/dockerviz,
+else ~/.cache/dockerviz):
+
+    layers/<hex of the diff id>    one LayerContent
+    images/<hex of the image id>   an image's config and layer names, so a warm
+                                   run needs no `docker save` to learn them
+
+Every file starts with a fixed header (magic, format version, the id it was
+written for, payload length, CRC-32 of the payload) followed by a zlib-compressed
+payload of columns (kinds as bytes, numbers as int64 arrays, names as
+NUL-separated UTF-8). A file whose header, id, length, checksum or columns do
+not add up is ignored (the caller reads the layer again and the file is
+rewritten), never trusted. Writes go to a temporary file in the same folder
+then os.replace: two kernels analysing at once each write a whole file and
+the last rename wins. The folder is kept under a size limit by removing the
+least recently used files (a hit refreshes a file's mtime).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import struct
+import tempfile
+import zlib
+from array import array
+
+from .errors import CacheError
+from .model import entries as E
+from .model.layer import LayerContent
+
+FORMAT_VERSION = 1
+LAYER_MAGIC = b"DVZLAYR\0"
+IMAGE_MAGIC = b"DVZIMAG\0"
+# magic, version, id (sha256:<64 hex>, padded to 80), payload length, crc32
+_HEADER = struct.Struct("<8sH80sQI")
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
+_KINDS = (E.FILE, E.DIR, E.SYMLINK, E.HARDLINK, E.OTHER)
+_KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
+_SEP = "\0"  # cannot occur in a tar member name
+
+
+def cache_dir() -> str:
+    override = os.environ.get("DOCKERVIZ_CACHE_DIR")
+    if override:
+        return os.path.expanduser(override)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dockerviz")
+
+
+def _max_bytes() -> int:
+    text = os.environ.get("DOCKERVIZ_CACHE_MAX_BYTES", "").strip()
+    try:
+        return int(text) if text else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def _hex_of(digest: str) -> str | None:
+    alg, _, h = (digest or "").partition(":")
+    if alg != "sha256" or len(h) != 64 or not all(c in "0123456789abcdef" for c in h):
+        return None
+    return h
+
+
+# -- serialisation -----------------------------------------------------------------
+
+
+def _join(strings) -> bytes:
+    return _SEP.join(strings).encode("utf-8", "surrogateescape")
+
+
+def _split(data: bytes, n: int) -> list:
+    if n == 0:
+        return []
+    out = data.decode("utf-8", "surrogateescape").split(_SEP)
+    if len(out) != n:
+        raise ValueError("column length")
+    return out
+
+
+def encode_layer(content: LayerContent) -> bytes:
+    entries = content.entries
+    n = len(entries)
+    kinds = bytes(_KIND_CODE[e.kind] for e in entries)
+    nums = array("q")
+    for attr in ("size", "mode", "uid", "gid"):
+        nums.extend(getattr(e, attr) for e in entries)
+    parts = [
+        struct.pack("<IIIq", n, len(content.whiteouts), len(content.opaque_dirs), content.tar_bytes),
+        kinds,
+        nums.tobytes(),
+    ]
+    blobs = [_join(e.path for e in entries), _join(e.link for e in entries), _join(content.whiteouts),
+             _join(content.opaque_dirs)]
+    parts.append(struct.pack("<4Q", *(len(b) for b in blobs)))
+    parts.extend(blobs)
+    return b"".join(parts)
+
+
+def decode_layer(data: bytes) -> LayerContent:
+    n, nw, no, tar_bytes = struct.unpack_from("<IIIq", data, 0)
+    pos = struct.calcsize("<IIIq")
+    kinds = data[pos: pos + n]
+    pos += n
+    nums = array("q")
+    nums.frombytes(data[pos: pos + 32 * n])
+    pos += 32 * n
+    if len(kinds) != n or len(nums) != 4 * n:
+        raise ValueError("short columns")
+    lens = struct.unpack_from("<4Q", data, pos)
+    pos += 32
+    blobs = []
+    for ln in lens:
+        blobs.append(data[pos: pos + ln])
+        pos += ln
+    if pos != len(data):
+        raise ValueError("payload length")
+    paths = _split(blobs[0], n)
+    links = _split(blobs[1], n)
+    names = [_KINDS[k] for k in kinds]  # IndexError on a bad code
+    values = nums.tolist()
+    sizes = values[:n]
+    # share the int objects of repeated modes and ids: most layers have a handful
+    shared: dict = {}
+    modes = [shared.setdefault(v, v) for v in values[n: 2 * n]]
+    uids = [shared.setdefault(v, v) for v in values[2 * n: 3 * n]]
+    gids = [shared.setdefault(v, v) for v in values[3 * n:]]
+    content = LayerContent()
+    content.entries = list(map(E.Entry, paths, names, sizes, modes, uids, gids, links))
+    content.whiteouts = _split(blobs[2], nw)
+    content.opaque_dirs = _split(blobs[3], no)
+    content.tar_bytes = tar_bytes
+    return content
+
+
+def _pack(magic: bytes, ident: str, payload: bytes) -> bytes:
+    body = zlib.compress(payload, 1)
+    return _HEADER.pack(magic, FORMAT_VERSION, ident.encode("ascii"), len(body), zlib.crc32(body)) + body
+
+
+def _unpack(data: bytes, magic: bytes, ident: str) -> bytes | None:
+    if len(data) < _HEADER.size:
+        return None
+    m, version, stored, length, crc = _HEADER.unpack_from(data, 0)
+    if m != magic or version != FORMAT_VERSION or stored.rstrip(b"\0") != ident.encode("ascii"):
+        return None
+    body = data[_HEADER.size:]
+    if len(body) != length or zlib.crc32(body) != crc:
+        return None
+    return zlib.decompress(body)
+
+
+# -- the cache -------------------------------------------------------------------------
+
+
+class LayerCache:
+    """Layer results (and image descriptions) on disk, keyed by content digests."""
+
+    def __init__(self, directory: str | os.PathLike | None = None, *, max_bytes: int | None = None):
+        self.dir = os.fspath(directory) if directory is not None else cache_dir()
+        self.max_bytes = _max_bytes() if max_bytes is None else max_bytes
+        self.hits = 0
+        self.misses = 0
+        self.rejected = 0  # files found but not trusted (corrupt, foreign, other version)
+        self._usable = True
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<LayerCache {self.dir} hits={self.hits} misses={self.misses} rejected={self.rejected}>"
+
+    def _path(self, kind: str, digest: str) -> str | None:
+        h = _hex_of(digest)
+        return None if h is None else os.path.join(self.dir, kind, h)
+
+    def _read(self, kind: str, magic: bytes, digest: str) -> bytes | None:
+        path = self._path(kind, digest)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        try:
+            payload = _unpack(data, magic, digest)
+        except zlib.error:
+            payload = None
+        if payload is None:
+            self.rejected += 1
+            return None
+        try:
+            os.utime(path)  # recency for the size bound
+        except OSError:
+            pass
+        return payload
+
+    def _write(self, kind: str, magic: bytes, digest: str, payload: bytes) -> None:
+        path = self._path(kind, digest)
+        if path is None or not self._usable:
+            return
+        folder = os.path.dirname(path)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        except OSError:
+            self._usable = False  # a read-only home: analyse without caching
+            return
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_pack(magic, digest, payload))
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return
+        self._enforce_limit()
+
+    # layers
+    def get(self, diff_id: str) -> LayerContent | None:
+        payload = self._read("layers", LAYER_MAGIC, diff_id)
+        if payload is not None:
+            try:
+                content = decode_layer(payload)
+            except (ValueError, IndexError, struct.error, UnicodeError):
+                self.rejected += 1
+                content = None
+            if content is not None:
+                self.hits += 1
+                return content
+        self.misses += 1
+        return None
+
+    def put(self, diff_id: str, content: LayerContent) -> None:
+        self._write("layers", LAYER_MAGIC, diff_id, encode_layer(content))
+
+    # images: what a warm run needs besides the layers
+    def get_image(self, image_id: str) -> dict | None:
+        payload = self._read("images", IMAGE_MAGIC, image_id)
+        if payload is None:
+            return None
+        try:
+            info = json.loads(payload)
+        except ValueError:
+            self.rejected += 1
+            return None
+        if not isinstance(info, dict) or not isinstance(info.get("config"), dict) \
+                or not isinstance(info.get("layer_ids"), list):
+            self.rejected += 1
+            return None
+        return info
+
+    def put_image(self, image_id: str, *, config: dict, layer_ids: list) -> None:
+        payload = json.dumps({"config": config, "layer_ids": list(layer_ids)}, separators=(",", ":")).encode()
+        self._write("images", IMAGE_MAGIC, image_id, payload)
+
+    # housekeeping
+    def files(self) -> list:
+        """[(mtime, size, path)] of every cache file."""
+        out = []
+        for kind in ("layers", "images"):
+            folder = os.path.join(self.dir, kind)
+            try:
+                it = os.scandir(folder)
+            except OSError:
+                continue
+            with it:
+                for d in it:
+                    if d.name.startswith(".tmp-"):
+                        continue
+                    try:
+                        st = d.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    out.append((st.st_mtime, st.st_size, d.path))
+        return out
+
+    def size_bytes(self) -> int:
+        return sum(s for _, s, _ in self.files())
+
+    def _enforce_limit(self) -> None:
+        files = self.files()
+        total = sum(s for _, s, _ in files)
+        if total <= self.max_bytes:
+            return
+        for _, size, path in sorted(files):
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            total -= size
+            if total <= self.max_bytes:
+                break
+
+    def clear(self) -> None:
+        for _, _, path in self.files():
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
 
 class NullCache:
+    """No caching (`cache=False`, `--no-cache`)."""
+
+    hits = misses = rejected = 0
+
     def get(self, diff_id):
         return None
 
     def put(self, diff_id, content):
+        pass
+
+    def get_image(self, image_id):
+        return None
+
+    def put_image(self, image_id, **kw):
         pass
 
     def __bool__(self):
@@ -15,4 +328,13 @@ class NullCache:
 
 
 def default_cache():
-    return NullCache()
+    """The cache in the default folder; NullCache when DOCKERVIZ_CACHE_DIR is 'off' or the folder is unusable."""
+    if os.environ.get("DOCKERVIZ_CACHE_DIR", "").strip().lower() in ("off", "none", "0", "false"):
+        return NullCache()
+    try:
+        return LayerCache()
+    except OSError as exc:  # pragma: no cover - an unusable home directory
+        raise CacheError(f"The cache folder {cache_dir()} cannot be used: {exc}") from None
+
+
+__all__ = ["LayerCache", "NullCache", "default_cache", "cache_dir", "encode_layer", "decode_layer"]

@@ -10,7 +10,8 @@ from .base import ImageRecord, LayerRef
 from .daemon import DaemonSource
 from .oci_layout import OCILayoutSource
 
-PATHS = ("auto", "save-stream", "archive", "oci-layout")
+# auto: tar-split, else overlay2-diff (local classic overlay2 store), else save-stream.
+PATHS = ("auto", "tar-split", "overlay2-diff", "save-stream", "archive", "oci-layout")
 
 
 def _looks_like_path(text: str) -> bool:
@@ -18,11 +19,13 @@ def _looks_like_path(text: str) -> bool:
     return text.startswith(("/", "./", "../", "~")) or text.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst"))
 
 
-def open_source(source, *, path: str = "auto", client=None, on_bytes=None):
+def open_source(source, *, path: str = "auto", client=None, on_bytes=None, cache=None):
     """Pick the source for what the user named.
 
     An existing directory is an OCI layout, an existing file an archive, and
-    anything else an image reference for the daemon.
+    anything else an image reference for the daemon, read through `path`
+    (see PATHS). `cache` lets a daemon source skip `docker save` when the
+    layers and the image description are cached.
     """
     if path not in PATHS:
         raise SourceError(f"Unknown read path {path!r}; choose one of {', '.join(PATHS)}.")
@@ -34,8 +37,10 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None):
             "or an OCI layout directory."
         )
     if os.path.isdir(source):
+        _check_path(path, "oci-layout", source)
         return OCILayoutSource(source)
     if os.path.isfile(source):
+        _check_path(path, "archive", source)
         return ArchiveSource(source)
     if _looks_like_path(source):
         raise SourceError(
@@ -44,7 +49,12 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None):
         )
     if path in ("archive", "oci-layout"):
         raise SourceError(f"--path {path} needs a file or directory, but {source!r} is neither.")
-    return DaemonSource(source, client=client, on_bytes=on_bytes)
+    return DaemonSource(source, client=client, on_bytes=on_bytes, path=path, cache=cache)
+
+
+def _check_path(path: str, only: str, source: str) -> None:
+    if path not in ("auto", only):
+        raise SourceError(f"--path {path} reads images in a daemon; {source} is read as {only} (use --path auto).")
 
 
 __all__ = ["open_source", "ImageRecord", "LayerRef", "ArchiveSource", "DaemonSource", "OCILayoutSource", "PATHS"]

@@ -1,8 +1,16 @@
-"""An image in a Docker daemon, read through the save stream.
+"""An image in a Docker daemon: read from its local store when possible, else through the save stream.
 
-`docker save` stages the whole archive before its first byte, so the stream is
-copied into an unlinked temporary file and then read like any archive. Faster
-local paths (the daemon's own layer metadata) plug in as LayerRef readers.
+Paths (ImageRecord.path says which one ran):
+
+- tar-split / overlay2-diff: the daemon is on this machine, its classic
+  overlay2 store is readable; layers are read in place (see local_store).
+- save-stream: `docker save`. The daemon stages the whole archive before its
+  first byte, so the stream is copied into an unlinked temporary file and its
+  headers are walked in place (no file data is read, memory stays flat).
+
+The save stream is only started when a layer has to be read: when the layer
+cache already holds every layer and the image description (config, layer
+names), a warm run costs one inspect call.
 """
 
 from __future__ import annotations
@@ -10,21 +18,31 @@ from __future__ import annotations
 import os
 
 from .. import engine
-from ..errors import ArchiveError
+from ..errors import ArchiveError, SourceError
 from .archive import TarStore, record_from_store, spool_stream
-from .base import ImageRecord
+from .base import ImageRecord, LayerRef
+from .local_store import LOCAL_PATHS, LocalUnavailable, inspect_local, local_record
+
+DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
 
 
 class DaemonSource:
     kind = "daemon"
 
-    def __init__(self, reference: str, *, client=None, on_bytes=None):
+    def __init__(self, reference: str, *, client=None, on_bytes=None, path: str = "auto", cache=None):
+        if path not in DAEMON_PATHS:
+            raise SourceError(f"--path {path} does not apply to an image in a daemon; choose one of "
+                              f"{', '.join(DAEMON_PATHS)}.")
         self.reference = reference
         self._client = client
         self._on_bytes = on_bytes
+        self.path = path
+        self._cache = cache
         self._spool = None
         self._fd = None
+        self._saved: ImageRecord | None = None
         self.inspect: dict | None = None
+        self.fallback_reason: str | None = None  # why a local path was not used
 
     def __enter__(self) -> ImageRecord:
         return self.open()
@@ -35,11 +53,57 @@ class DaemonSource:
     def _client_for_streams(self):
         return self._client if self._client is not None else engine.client(timeout=None)
 
-    def open(self) -> ImageRecord:
+    def _inspect(self) -> dict:
+        if self._client is None:
+            found = inspect_local(self.reference)  # the local socket without docker-py: cheap
+            if found is not None:
+                return found
         client = self._client_for_streams()
+        self._client = client
         with engine.translated(self.reference, kind="image"):
-            self.inspect = client.api.inspect_image(self.reference)
-            image_id = self.inspect["Id"]
+            return client.api.inspect_image(self.reference)
+
+    def open(self) -> ImageRecord:
+        self.inspect = self._inspect()
+        image_id = self.inspect["Id"]
+        diff_ids = list((self.inspect.get("RootFS") or {}).get("Layers") or [])
+        known = self._cache.get_image(image_id) if self._cache else None
+        if known is not None and len(known["layer_ids"]) != len(diff_ids):
+            known = None
+        if self.path in ("auto", *LOCAL_PATHS):
+            try:
+                return local_record(self.reference, self.inspect, path=self.path,
+                                    config=known["config"] if known else None,
+                                    layer_ids=known["layer_ids"] if known else None,
+                                    api_version=self.inspect.get("_api_version"))
+            except LocalUnavailable as exc:
+                self.fallback_reason = str(exc)
+                if self.path != "auto":
+                    raise SourceError(
+                        f"--path {self.path} cannot read {self.reference}: {exc}. "
+                        "Use --path save-stream (works with any daemon) or --path auto."
+                    ) from None
+        if known is not None and (known["config"].get("rootfs") or {}).get("diff_ids") == diff_ids:
+            # Everything but the layers is known: export only if a layer turns out to be missing.
+            layers = [LayerRef(diff_id=d, id=known["layer_ids"][i], reader=self._saved_reader(i),
+                               what=f"layer {i} ({d[:19]}) of {self.reference}")
+                      for i, d in enumerate(diff_ids)]
+            return ImageRecord(reference=self.reference, image_id=image_id,
+                               repo_tags=list(self.inspect.get("RepoTags") or []), config=known["config"],
+                               layers=layers, source_kind=self.kind, path="save-stream")
+        return self._save()
+
+    def _saved_reader(self, index: int):
+        def read():
+            record = self._saved if self._saved is not None else self._save()
+            return record.layers[index].read()
+        return read
+
+    def _save(self) -> ImageRecord:
+        client = self._client_for_streams()
+        self._client = client
+        image_id = self.inspect["Id"]
+        with engine.translated(self.reference, kind="image"):
             response = client.api.get_image(image_id)
             try:
                 self._spool = spool_stream(response, on_bytes=self._on_bytes)
@@ -55,6 +119,9 @@ class DaemonSource:
             raise ArchiveError(f"The save stream of {self.reference} does not match the image the daemon describes.")
         record.image_id = image_id
         record.repo_tags = list(self.inspect.get("RepoTags") or [])
+        if self._cache:
+            self._cache.put_image(image_id, config=record.config, layer_ids=[l.id for l in record.layers])
+        self._saved = record
         return record
 
     def close(self) -> None:

@@ -1,0 +1,87 @@
+"""A progress bar for analyses run in a notebook.
+
+analyze() asks for one when no progress callback was given. Outside an
+IPython kernel (the command line, scripts) there is none, and ipywidgets is
+never imported; inside one, the bar (an IntProgress and a label) is created
+only once the work has taken over a second, so quick and cached analyses
+print nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+SHOW_AFTER = 1.0  # seconds
+
+
+def _in_kernel() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def describe(p) -> str:
+    total = f"/{p.total_layers}" if p.total_layers else ""
+    of = f" of {_human(p.total_bytes)}" if p.total_bytes and p.phase == "reading" else ""
+    return f"{p.phase}: layers {p.layers}{total}, {_human(p.bytes)}{of}"
+
+
+class NotebookProgress:
+    """Callback for analysis.Progress: an ipywidgets bar, displayed lazily."""
+
+    def __init__(self, show_after: float = SHOW_AFTER):
+        self.show_after = show_after
+        self.bar = None
+        self.label = None
+        self.box = None
+
+    def _show(self) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Analysing")
+        self.label = widgets.Label("")
+        self.box = widgets.HBox([self.bar, self.label])
+        display(self.box)
+
+    def __call__(self, p) -> None:
+        if self.bar is None:
+            if p.phase == "done" or time.monotonic() - p.started < self.show_after:
+                return
+            try:
+                self._show()
+            except Exception:  # no ipywidgets or no frontend: stay silent
+                self.show_after = float("inf")
+                return
+        if p.phase == "exporting" or not p.total_bytes:
+            # bytes of the export are not known in advance: count layers
+            self.bar.max = max(p.total_layers, 1)
+            self.bar.value = p.layers
+        else:
+            self.bar.max = max(p.total_bytes, 1)
+            self.bar.value = min(p.bytes, p.total_bytes)
+        if p.phase == "done":
+            self.bar.value = self.bar.max
+            self.bar.bar_style = "success"
+            self.label.value = f"done in {time.monotonic() - p.started:.1f} s"
+        else:
+            self.label.value = describe(p)
+
+
+def notebook_progress():
+    """A NotebookProgress inside an IPython kernel, else None."""
+    return NotebookProgress() if _in_kernel() else None

@@ -1,0 +1,612 @@
+"""Reading layers straight from a local Docker daemon's classic overlay2 store.
+
+When the daemon runs on this machine and its data root is readable (root, the
+classic image store, the overlay2 driver), the layers need not be exported:
+
+- tar-split: the daemon keeps every header of every layer tar it ever
+  received or produced in image/overlay2/layerdb/sha256/<chainID>/tar-split.json.gz
+  (JSON lines: type 2 = raw tar bytes with the file data cut out, type 1 =
+  {name, size} where a file's data was). Those raw bytes are fed to the same
+  header walker the archives use, so the entries are those `docker save`
+  would stream, byte for byte.
+- overlay2-diff: the layer unpacked in overlay2/<cache-id>/diff, walked in the
+  order the daemon's tar writer walks it (lexical, directory before its
+  children). Whiteouts are character devices 0:0, opaque directories carry
+  the trusted.overlay.opaque (rootless: user.overlay.opaque) xattr, hard links
+  are found by inode: the first path in walk order is the file.
+
+Everything here is feature-detected and verified (the layer's recorded diff
+id, the image config's digest): a store that does not look exactly like this
+is not used, and the caller falls back to the save stream.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import socket
+import stat
+from urllib.parse import quote
+
+from ..errors import ArchiveError, DockervizError
+from ..model import entries as E
+from ..model import tarheaders as th
+from ..model.layer import LayerContent, content_from_headers
+from .base import ImageRecord, LayerRef
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+API_PREFIX = "/v1.41"  # every Engine since 20.10 (and podman) answers it with the same shapes
+OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+LOCAL_PATHS = ("tar-split", "overlay2-diff")
+
+
+class LocalUnavailable(Exception):
+    """The local store cannot be used; the message says why (shown when a path was forced)."""
+
+
+# -- the daemon's socket, without docker-py ----------------------------------------
+
+
+def local_socket() -> str | None:
+    """The unix socket of the daemon docker-py would talk to, when it is one on this machine."""
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if not host:
+        if os.environ.get("DOCKER_CONTEXT", "").strip() not in ("", "default"):
+            return None
+        path = DEFAULT_SOCKET
+    elif host.startswith("unix://"):
+        path = host[len("unix://"):]
+    else:
+        return None
+    try:
+        return path if stat.S_ISSOCK(os.stat(path).st_mode) else None
+    except OSError:
+        return None
+
+
+class _NotFound(Exception):
+    pass
+
+
+def api_get(sock_path: str, path: str, timeout: float = 10.0):
+    """GET a daemon API path over a unix socket; the decoded JSON.
+
+    Raises _NotFound on 404 and LocalUnavailable on anything else unexpected,
+    so the caller can fall back to docker-py, which words errors for people.
+    """
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\n\r\n".encode())
+        chunks = []
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError as exc:
+        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
+    finally:
+        s.close()
+    data = b"".join(chunks)
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _unchunk(body)
+    if status == 404:
+        raise _NotFound()
+    if status != 200:
+        raise LocalUnavailable(f"the daemon answered {status} to {path}")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise LocalUnavailable(f"the daemon's answer to {path} is not JSON") from None
+    if isinstance(value, dict):
+        for line in head.split(b"\r\n")[1:]:
+            key, _, v = line.partition(b":")
+            if key.strip().lower() == b"api-version":
+                value["_api_version"] = v.strip().decode("ascii", "replace")
+    return value
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = []
+    pos = 0
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            break
+        size = int(body[pos:eol].split(b";", 1)[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(body[eol + 2: eol + 2 + size])
+        pos = eol + 2 + size + 2
+    return b"".join(out)
+
+
+def inspect_local(reference: str) -> dict | None:
+    """/images/{ref}/json over the local socket; None when there is no local socket or it fails.
+
+    Raises ImageNotFound-like _NotFound so the caller can let docker-py word it.
+    """
+    sock = local_socket()
+    if sock is None:
+        return None
+    try:
+        return api_get(sock, f"/images/{quote(reference, safe='/:@')}/json")
+    except (_NotFound, LocalUnavailable):
+        return None
+
+
+# -- the store ---------------------------------------------------------------------
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """c0 = d0; cN = sha256(f"{c(N-1)} {dN}")."""
+    out: list[str] = []
+    for d in diff_ids:
+        out.append(d if not out else "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+def _hex(digest: str) -> str:
+    alg, _, h = digest.partition(":")
+    if alg != "sha256" or len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+        raise LocalUnavailable(f"{digest!r} is not a sha256 digest")
+    return h
+
+
+class LocalStore:
+    """The classic image store of a daemon on this machine (data root, overlay2)."""
+
+    def __init__(self, root: str, *, driver_dir: str = "overlay2"):
+        self.root = root
+        self.layerdb = os.path.join(root, "image", driver_dir, "layerdb", "sha256")
+        self.imagedb = os.path.join(root, "image", driver_dir, "imagedb", "content", "sha256")
+        self.layers_dir = os.path.join(root, driver_dir)
+        # A userns-remapped daemon shifts ids on disk; the tar it writes maps them back.
+        base = os.path.basename(os.path.normpath(root))
+        self.remapped = base.count(".") == 1 and all(p.isdigit() for p in base.split("."))
+        if not os.access(self.layerdb, os.R_OK | os.X_OK):
+            raise LocalUnavailable(f"{self.layerdb} is not readable (not root, or not the classic image store)")
+
+    @classmethod
+    def for_inspect(cls, inspect: dict) -> "LocalStore":
+        """Find the store from an image's inspect data (GraphDriver names its directories)."""
+        driver = inspect.get("GraphDriver") or {}
+        if driver.get("Name") != "overlay2":
+            raise LocalUnavailable(
+                f"the daemon's storage driver is {driver.get('Name') or 'unknown'!r}, not the classic overlay2 store "
+                "(containerd image store, podman, or another driver)")
+        upper = (driver.get("Data") or {}).get("UpperDir") or ""
+        parts = upper.rstrip("/").split("/")
+        if len(parts) < 4 or parts[-1] != "diff" or parts[-3] != "overlay2":
+            raise LocalUnavailable(f"the overlay2 layer directory {upper!r} is not laid out as expected")
+        root = "/".join(parts[:-3]) or "/"
+        if not os.path.isdir(upper):
+            raise LocalUnavailable(f"{upper} is not on this machine (a daemon reached through a forwarded socket?)")
+        return cls(root)
+
+    def layer_meta(self, chain_id: str, diff_id: str) -> str:
+        """The layerdb directory of a layer, checked against the diff id it must hold."""
+        d = os.path.join(self.layerdb, _hex(chain_id))
+        try:
+            with open(os.path.join(d, "diff"), "rb") as f:
+                recorded = f.read().strip().decode("ascii", "replace")
+        except OSError as exc:
+            raise LocalUnavailable(f"layer metadata {d} cannot be read ({exc.strerror})") from None
+        if recorded != diff_id:
+            raise LocalUnavailable(f"layer metadata {d} records {recorded}, not {diff_id}")
+        return d
+
+    def cache_id(self, meta_dir: str) -> str:
+        try:
+            with open(os.path.join(meta_dir, "cache-id"), "rb") as f:
+                cid = f.read().strip().decode("ascii", "replace")
+        except OSError as exc:
+            raise LocalUnavailable(f"{meta_dir}/cache-id cannot be read ({exc.strerror})") from None
+        if not cid or "/" in cid or cid.startswith("."):
+            raise LocalUnavailable(f"{meta_dir}/cache-id is not a layer directory name")
+        return cid
+
+    def config_bytes(self, image_id: str) -> bytes:
+        path = os.path.join(self.imagedb, _hex(image_id))
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise LocalUnavailable(f"the image config {path} cannot be read ({exc.strerror})") from None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != image_id:
+            raise LocalUnavailable(f"the image config {path} does not hash to {image_id}")
+        return data
+
+
+# -- tar-split -----------------------------------------------------------------------
+
+
+class _SplitStream:
+    """The layer tar as tar-split recorded it: raw bytes, with holes where file data was.
+
+    Supports what the header walker needs (pos, read, skip). Reads never
+    cross a hole (headers and extended headers are always raw bytes); skips
+    step over raw padding and holes alike.
+    """
+
+    def __init__(self, raw: bytes, holes: list):
+        self._raw = raw
+        self._holes = holes  # [(raw offset, size)], in order
+        self._hi = 0
+        self._hole_left = holes[0][1] if holes else 0
+        self._r = 0
+        self.pos = 0
+        self.limit = None
+
+    def read(self, n: int) -> bytes:
+        data = self._raw[self._r: self._r + n]
+        self._r += len(data)
+        self.pos += len(data)
+        return data
+
+    def skip(self, n: int) -> bool:
+        holes = self._holes
+        nholes = len(holes)
+        while n > 0:
+            # holes behind the raw position were empty (directories, links): pass them
+            while self._hi < nholes and (holes[self._hi][0] < self._r or
+                                         (holes[self._hi][0] == self._r and self._hole_left == 0)):
+                self._next_hole()
+            if self._hi < nholes and holes[self._hi][0] == self._r:
+                take = min(n, self._hole_left)
+                self._hole_left -= take
+            else:
+                stop = holes[self._hi][0] if self._hi < nholes else len(self._raw)
+                take = min(n, stop - self._r)
+                if take <= 0:
+                    return False
+                self._r += take
+            self.pos += take
+            n -= take
+        return True
+
+    def _next_hole(self) -> None:
+        self._hi += 1
+        self._hole_left = self._holes[self._hi][1] if self._hi < len(self._holes) else 0
+
+
+_TYPE2 = b'{"type":2,"payload":"'
+_TYPE1 = b'{"type":1,'
+_BLOCK = 512
+_USTAR = b"ustar\x0000"
+_GNU_MAGIC = b"ustar  \x00"
+_NUL = b"\0"
+_HEADER_ONLY = {th.LNKTYPE, th.SYMTYPE, th.DIRTYPE, th.CHRTYPE, th.BLKTYPE, th.FIFOTYPE}
+_META = {th.GNU_LONGNAME, th.GNU_LONGLINK, th.PAX_HEADER, th.PAX_GLOBAL}
+
+
+def _octal(field: bytes) -> int:
+    if field[0] & 0x80:
+        raise ValueError("base-256")
+    return int(field.split(_NUL, 1)[0] or b"0", 8)
+
+
+def _plain_header(block: bytes) -> th.TarHeader:
+    """The common case: one ustar block, octal numbers, no extended header before it."""
+    typeflag = block[156:157]
+    magic = block[257:265]
+    if typeflag in _META or (magic != _USTAR and magic != _GNU_MAGIC):
+        raise ValueError("not a plain ustar header")
+    name = block[:100].split(_NUL, 1)[0]
+    if magic == _USTAR:
+        prefix = block[345:500].split(_NUL, 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    devmajor = devminor = 0
+    if typeflag == th.CHRTYPE or typeflag == th.BLKTYPE:
+        devmajor = _octal(block[329:337])
+        devminor = _octal(block[337:345])
+    return th.TarHeader(name, typeflag, _octal(block[124:136]), _octal(block[100:108]) & 0o7777,
+                        _octal(block[108:116]), _octal(block[116:124]), block[157:257].split(_NUL, 1)[0], 0,
+                        devmajor, devminor)
+
+
+def _full_header(seg: bytes, what: str) -> th.TarHeader:
+    """Anything else (PAX and GNU extensions, base-256 numbers): the general walker on this segment."""
+    stream = _SplitStream(seg, [(len(seg), 1 << 62)])
+    for h in th.iter_headers(stream, what=what):
+        return h
+    raise ValueError("no header in a tar-split segment")
+
+
+def _split_headers(path: str, what: str):
+    """Every header of the layer tar, from tar-split.json.gz, in tar order.
+
+    Each type-1 entry (a member) follows the raw bytes that end with its
+    header: the padding of the member before, any extended headers, then the
+    header block itself.
+    """
+    import base64
+
+    b64 = base64.b64decode
+    pending: list = []
+    prev_pad = 0
+    n2 = len(_TYPE2)
+    with gzip.open(path, "rb") as f:
+        for line in f:
+            if line.startswith(_TYPE2):
+                pending.append(b64(line[n2: line.index(b'"', n2)]))
+                continue
+            if not line.startswith(_TYPE1):
+                rec = json.loads(line)
+                if rec.get("type") == 2:
+                    pending.append(b64(rec.get("payload") or ""))
+                    continue
+                if rec.get("type") != 1:
+                    raise ValueError(f"entry type {rec.get('type')!r}")
+            seg = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending = []
+            if len(seg) - prev_pad == _BLOCK:
+                try:
+                    h = _plain_header(seg[-_BLOCK:])
+                except ValueError:
+                    h = _full_header(seg[prev_pad:], what)
+            else:
+                h = _full_header(seg[prev_pad:], what)
+            data = 0 if h.typeflag in _HEADER_ONLY else h.size
+            prev_pad = -data % _BLOCK
+            yield h
+    rest = b"".join(pending)
+    if rest.strip(_NUL):
+        raise ValueError("unexpected bytes after the last member")
+
+
+def read_tar_split(path: str, *, what: str = "layer") -> LayerContent:
+    """LayerContent from a tar-split.json.gz file, with no layer data read."""
+    try:
+        return content_from_headers(_split_headers(path, what), what=what)
+    except FileNotFoundError:
+        raise LocalUnavailable(f"{path} is missing") from None
+    except ArchiveError as exc:
+        raise LocalUnavailable(f"{path} holds a damaged header ({exc})") from None
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise LocalUnavailable(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+# -- overlay2 diff directory walk ------------------------------------------------------
+
+
+def _is_opaque(path: bytes) -> bool:
+    for name in OPAQUE_XATTRS:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def walk_diff(root: str) -> LayerContent:
+    """LayerContent of an unpacked overlay2 layer, as the daemon's tar writer would record it.
+
+    moby's TarWithOptions walks with filepath.Walk (a directory, then its
+    children sorted by name bytes), writes a char device 0:0 as the whiteout
+    `.wh.<name>`, an opaque directory as the directory plus `<dir>/.wh..wh..opq`,
+    and any non-directory whose inode it has seen before as a hard link to the
+    first path. Sockets are skipped (tar cannot hold them).
+    """
+    content = LayerContent()
+    entries = content.entries
+    whiteouts = content.whiteouts
+    opaque = content.opaque_dirs
+    tar_bytes = 0
+    seen_inodes: dict = {}
+    decode = E.decode_name
+    Entry = E.Entry
+    FILE, DIR, SYMLINK, HARDLINK, OTHER = E.FILE, E.DIR, E.SYMLINK, E.HARDLINK, E.OTHER
+    S_IFMT = 0o170000
+    S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK, stat.S_IFCHR
+    S_IFBLK, S_IFIFO = stat.S_IFBLK, stat.S_IFIFO
+    modes: dict = {}  # share the int objects of repeated modes
+
+    root_b = os.fsencode(root)
+    if not os.path.isdir(root_b):
+        raise LocalUnavailable(f"the layer directory {root} is missing")
+    # depth first, a directory's entry before its children, children sorted by name bytes
+    listdir = os.listdir
+    lstat = os.lstat
+    stack = [(root_b, "", iter(sorted(listdir(root_b))))]
+    try:
+        while stack:
+            dir_b, prefix, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                continue
+            full = dir_b + b"/" + name
+            st = lstat(full)
+            path = prefix + decode(name)
+            fmt = st.st_mode & S_IFMT
+            mode = st.st_mode & 0o7777
+            mode = modes.setdefault(mode, mode)
+            if fmt == S_IFDIR:
+                entries.append(Entry(path, DIR, 0, mode, st.st_uid, st.st_gid, ""))
+                if _is_opaque(full):
+                    opaque.append(path)
+                stack.append((full, path + "/", iter(sorted(listdir(full)))))
+                continue
+            if fmt == S_IFCHR and st.st_rdev == 0:
+                whiteouts.append(path)
+                continue
+            if st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                first = seen_inodes.get(key)
+                if first is not None:
+                    entries.append(Entry(path, HARDLINK, 0, mode, st.st_uid, st.st_gid, first))
+                    continue
+                seen_inodes[key] = path
+            if fmt == S_IFREG:
+                entries.append(Entry(path, FILE, st.st_size, mode, st.st_uid, st.st_gid, ""))
+                tar_bytes += st.st_size
+            elif fmt == S_IFLNK:
+                entries.append(Entry(path, SYMLINK, 0, mode, st.st_uid, st.st_gid, decode(os.readlink(full))))
+            elif fmt in (S_IFCHR, S_IFBLK, S_IFIFO):
+                entries.append(Entry(path, OTHER, 0, mode, st.st_uid, st.st_gid, ""))
+            # sockets: the tar writer refuses them, so the layer tar has none
+    except OSError as exc:
+        raise LocalUnavailable(f"walking {root} failed ({exc})") from None
+    content.tar_bytes = tar_bytes
+    return content
+
+
+# -- legacy layer ids ----------------------------------------------------------------
+#
+# `docker save` on Engine < 25 names each layer directory by a "v1 id": the
+# sha256 of a JSON object (moby image/v1.CreateID) made of a V1Image, the
+# layer's chain id and the parent's v1 id. dive prints these ids; computing
+# them here keeps the layer tables of every path identical. Engine 25+ names
+# layers by their (uncompressed) digest instead, which is the diff id.
+
+_CONFIG_FIELDS = (  # api/types/container.Config, in struct order; True = omitempty
+    ("Hostname", False, ""), ("Domainname", False, ""), ("User", False, ""),
+    ("AttachStdin", False, False), ("AttachStdout", False, False), ("AttachStderr", False, False),
+    ("ExposedPorts", True, None), ("Tty", False, False), ("OpenStdin", False, False), ("StdinOnce", False, False),
+    ("Env", False, None), ("Cmd", False, None), ("Healthcheck", True, None), ("ArgsEscaped", True, False),
+    ("Image", False, ""), ("Volumes", False, None), ("WorkingDir", False, ""), ("Entrypoint", False, None),
+    ("NetworkDisabled", True, False), ("MacAddress", True, ""), ("OnBuild", False, None), ("Labels", False, None),
+    ("StopSignal", True, ""), ("StopTimeout", True, None), ("Shell", True, None),
+)
+_HEALTH_FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "Retries")  # all omitempty
+
+
+def _go_json(value) -> str:
+    """encoding/json's output for already-ordered data (HTML-safe escaping, sorted map keys by caller)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _go_config(cfg) -> dict:
+    cfg = cfg if isinstance(cfg, dict) else {}
+    out = {}
+    for name, omitempty, empty in _CONFIG_FIELDS:
+        v = cfg.get(name, empty)
+        if isinstance(v, dict) and name in ("ExposedPorts", "Volumes", "Labels"):
+            v = {k: (v[k] if name == "Labels" else {}) for k in sorted(v)}
+        if name == "Healthcheck" and isinstance(v, dict):
+            v = {k: v[k] for k in _HEALTH_FIELDS if v.get(k) not in (None, 0, [], "")}
+        if omitempty and v in (None, "", False, 0, {}, []):
+            continue
+        out[name] = v
+    return out
+
+
+def legacy_layer_ids(config: dict, chain: list[str]) -> list[str]:
+    """The layer directory names `docker save` (Engine < 25) gives this image's layers."""
+    ids = []
+    parent = ""
+    empty_v1 = {"created": "1970-01-01T00:00:00Z", "container_config": _go_config({})}
+    for i, chain_id in enumerate(chain):
+        if i == len(chain) - 1:
+            v1 = {}
+            for key in ("comment", "created", "container", "container_config", "docker_version", "author",
+                        "config", "architecture", "variant", "os", "Size"):
+                if key == "created":
+                    v1[key] = config.get("created") or "0001-01-01T00:00:00Z"
+                elif key == "container_config":
+                    v1[key] = _go_config(config.get("container_config"))
+                elif key == "config":
+                    if config.get("config") is not None:
+                        v1[key] = _go_config(config["config"])
+                elif config.get(key) not in (None, "", 0):
+                    v1[key] = config[key]
+        else:
+            v1 = dict(empty_v1)
+        v1["layer_id"] = chain_id
+        if parent:
+            v1["parent"] = parent
+        text = "{" + ",".join(f"{_go_json(k)}:{_go_json(v1[k])}" for k in sorted(v1)) + "}"
+        parent = "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        ids.append(parent[len("sha256:"):])
+    return ids
+
+
+# -- the record ------------------------------------------------------------------------
+
+
+def local_record(reference: str, inspect: dict, *, path: str, config: dict | None = None,
+                 layer_ids: list | None = None, api_version: str | None = None) -> ImageRecord:
+    """An ImageRecord whose layers are read from the local store by `path` (auto / tar-split / overlay2-diff).
+
+    Raises LocalUnavailable when the store cannot serve this image.
+    """
+    store = LocalStore.for_inspect(inspect)
+    image_id = inspect.get("Id") or ""
+    diff_ids = list((inspect.get("RootFS") or {}).get("Layers") or [])
+    if config is None:
+        try:
+            config = json.loads(store.config_bytes(image_id))
+        except ValueError:
+            raise LocalUnavailable("the image config in the store is not JSON") from None
+    if ((config.get("rootfs") or {}).get("diff_ids") or []) != diff_ids:
+        raise LocalUnavailable("the image config in the store does not list the layers the daemon reports")
+    chain = chain_ids(diff_ids)
+    metas = [store.layer_meta(c, d) for c, d in zip(chain, diff_ids)]
+    if path == "auto":
+        path = "tar-split" if all(os.path.isfile(os.path.join(m, "tar-split.json.gz")) for m in metas) \
+            else "overlay2-diff"
+    if path == "overlay2-diff" and store.remapped:
+        raise LocalUnavailable("the daemon remaps user ids (userns-remap); the diff directories hold shifted ids")
+    if layer_ids is None:
+        if api_version and tuple(int(p) for p in api_version.split(".")[:2]) >= (1, 44):
+            layer_ids = [_hex(d) for d in diff_ids]
+        else:
+            layer_ids = legacy_layer_ids(config, chain)
+    layers = []
+    for i, (meta, diff_id) in enumerate(zip(metas, diff_ids)):
+        what = f"layer {i} ({diff_id[:19]}) of {reference}"
+        size_hint = _layer_size(meta)
+        if path == "tar-split":
+            reader = _tar_split_reader(os.path.join(meta, "tar-split.json.gz"), what)
+        else:
+            diff_dir = os.path.join(store.layers_dir, store.cache_id(meta), "diff")
+            reader = _diff_reader(diff_dir)
+        layers.append(LayerRef(diff_id=diff_id, id=layer_ids[i], reader=reader, size_hint=size_hint, what=what))
+    return ImageRecord(reference=reference, image_id=image_id, repo_tags=list(inspect.get("RepoTags") or []),
+                       config=config, layers=layers, source_kind="daemon", path=path,
+                       extra={"data_root": store.root})
+
+
+def _layer_size(meta: str) -> int | None:
+    try:
+        with open(os.path.join(meta, "size"), "rb") as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+
+
+def _tar_split_reader(path: str, what: str):
+    def read() -> LayerContent:
+        try:
+            return read_tar_split(path, what=what)
+        except LocalUnavailable as exc:
+            raise ArchiveError(f"The daemon's record of {what} cannot be read: {exc}. "
+                               "Try --path save-stream.") from None
+    return read
+
+
+def _diff_reader(diff_dir: str):
+    def read() -> LayerContent:
+        try:
+            return walk_diff(diff_dir)
+        except LocalUnavailable as exc:
+            raise ArchiveError(f"The layer directory cannot be read: {exc}. Try --path save-stream.") from None
+    return read
+
+
+__all__ = ["LocalStore", "LocalUnavailable", "local_socket", "inspect_local", "local_record", "read_tar_split",
+           "walk_diff", "chain_ids", "legacy_layer_ids", "LOCAL_PATHS", "DockervizError"]

@@ -66,7 +66,7 @@ def run_cli(d, tag):
 
 
 def run_dockerviz(d, tag):
-    import dockerviz.build as dvb
+    import dockerviz.building as dvb
 
     t0 = time.perf_counter()
     r = dvb.build(d, tag=tag, nocache=True, builder="classic", network_mode="none")

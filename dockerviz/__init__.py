@@ -30,9 +30,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "analyze": ("dockerviz.analysis", "analyze"),
     "Image": ("dockerviz.model.image", "Image"),
-    "build": ("dockerviz.build.api", "build"),
-    "builds": ("dockerviz.build.api", "builds"),
-    "builds_figure": ("dockerviz.build.api", "builds_figure"),
+    "build": ("dockerviz.building.api", "build"),
+    "builds": ("dockerviz.building.api", "builds"),
+    "builds_figure": ("dockerviz.building.api", "builds_figure"),
     "run": ("dockerviz.containers.api", "run"),
     "container": ("dockerviz.containers.api", "container"),
     "monitor": ("dockerviz.containers.api", "monitor"),

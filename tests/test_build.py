@@ -19,8 +19,8 @@ import uuid
 
 import pytest
 
-import dockerviz.build as dvb
-from dockerviz.build import history
+import dockerviz.building as dvb
+from dockerviz.building import history
 from dockerviz.errors import BuildError, DockervizError
 
 BUSYBOX = "/bin/busybox"
@@ -459,7 +459,7 @@ def test_keyboard_interrupt_cancels_a_blocking_build(ctx, builder, no_thread_lef
         r = seen.get("r")
         return r is not None and any("sleep 60" in s.instruction and s.status == "running" for s in r.step_list())
 
-    from dockerviz.build import result as result_mod
+    from dockerviz.building import result as result_mod
 
     orig_init = result_mod.BuildResult.__init__
 
@@ -484,7 +484,7 @@ def test_keyboard_interrupt_cancels_a_blocking_build(ctx, builder, no_thread_lef
 # ---------------------------------------------------------------- the view in a real browser
 
 NOTEBOOK_CELL = r'''
-import dockerviz.build as dvb
+import dockerviz.building as dvb
 from dockerviz.errors import BuildError
 try:
     dvb.build({ctx!r}, builder="classic", network_mode="none", nocache=True)

@@ -13,13 +13,13 @@ import threading
 
 import pytest
 
-from dockerviz.build.buildkit import BuildKitParser
-from dockerviz.build.buildkit_proto import decode_status, decode_trace_aux
-from dockerviz.build.classic import ClassicParser
-from dockerviz.build.context import looks_like_dockerfile_text, parse_instructions
-from dockerviz.build.protobuf import ProtobufError, decode_timestamp, iter_fields, read_varint
-from dockerviz.build.result import STEP_COLUMNS, BuildResult, strip_ansi
-from dockerviz.build.runner import _classify_layered, _Dispatch, build_params
+from dockerviz.building.buildkit import BuildKitParser
+from dockerviz.building.buildkit_proto import decode_status, decode_trace_aux
+from dockerviz.building.classic import ClassicParser
+from dockerviz.building.context import looks_like_dockerfile_text, parse_instructions
+from dockerviz.building.protobuf import ProtobufError, decode_timestamp, iter_fields, read_varint
+from dockerviz.building.result import STEP_COLUMNS, BuildResult, strip_ansi
+from dockerviz.building.runner import _classify_layered, _Dispatch, build_params
 
 DOCKERFILES = {
     # classic_ok, classic_cached (same Dockerfile, second run), bk_ok, bk_cached
@@ -430,12 +430,12 @@ def test_result_listeners_run_and_errors_in_them_are_contained():
     assert threading.active_count() >= 1
 
 
-def test_dockerviz_build_is_callable_whatever_the_import_order():
+def test_dockerviz_build_is_the_function_whatever_the_import_order():
     import subprocess
     import sys
 
-    code = ("import dockerviz.build.result, dockerviz, sys; assert callable(dockerviz.build); "
-            "assert callable(dockerviz.build.build); "
+    code = ("import dockerviz.building.result, dockerviz, sys; assert callable(dockerviz.build); "
+            "assert dockerviz.build is dockerviz.building.build; "
             "heavy = [m for m in ('ipywidgets', 'matplotlib', 'pandas') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,134 @@
+"""Chromium through Python Playwright, for the browser tests.
+
+Debian's /usr/bin/chromium is driven as it is (never `playwright install`).
+Without it, or without the playwright package, browser tests skip, except
+under CI=true where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("DOCKERVIZ_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing() -> str | None:
+    """Why no browser test can run here, or None."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"Chromium is not at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install playwright)"
+    if shutil.which("jupyter") is None:
+        try:
+            import jupyterlab  # noqa: F401
+        except ImportError:
+            return "jupyterlab is not installed"
+    return None
+
+
+def require_browser() -> None:
+    """Skip the test when no browser is available; under CI=true, fail it."""
+    why = missing()
+    if why:
+        if in_ci():
+            pytest.fail(f"browser test cannot run under CI=true: {why}", pytrace=False)
+        pytest.skip(why)
+
+
+@contextlib.contextmanager
+def chromium(headless: bool = True):
+    """A launched Chromium Browser (Playwright sync API); closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=headless)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# -- helpers over a Page --------------------------------------------------
+
+CONTRAST_JS = r"""
+(selector) => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const blend = (top, bottom) => ({
+    r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a),
+    b: top.b * top.a + bottom.b * (1 - top.a), a: 1 });
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+    }
+    let bg = { r: 255, g: 255, b: 255, a: 1 };
+    for (let i = layers.length - 1; i >= 0; i--) bg = blend(layers[i], bg);
+    return bg;
+  };
+  const lum = (c) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  let worst = null;
+  let count = 0;
+  for (const el of document.querySelectorAll(selector)) {
+    if (!el.textContent.trim() || !el.getClientRects().length) continue;
+    const bg = background(el);
+    const fg0 = parse(getComputedStyle(el).color);
+    const fg = blend(fg0, bg);
+    const r = ratio(fg, bg);
+    count += 1;
+    if (!worst || r < worst.ratio) worst = { ratio: r, text: el.textContent.slice(0, 60), color: getComputedStyle(el).color,
+      background: `rgb(${Math.round(bg.r)}, ${Math.round(bg.g)}, ${Math.round(bg.b)})` };
+  }
+  return { count, worst };
+}
+"""
+
+
+def contrast(page, selector: str) -> dict:
+    """{"count": n, "worst": {"ratio", "text", "color", "background"}} over the elements matching selector."""
+    return page.evaluate(CONTRAST_JS, selector)
+
+
+class FrameCounter:
+    """Counts the bytes of websocket frames the page receives (all of the page's sockets)."""
+
+    def __init__(self, page):
+        self.frames: list[int] = []
+        self.on = False
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws) -> None:
+        ws.on("framereceived", self._frame)
+
+    def _frame(self, payload) -> None:
+        if self.on:
+            self.frames.append(len(payload.encode("utf-8") if isinstance(payload, str) else payload))
+
+    def start(self) -> None:
+        self.frames.clear()
+        self.on = True
+
+    def stop(self) -> int:
+        self.on = False
+        return sum(self.frames)

@@ -1,0 +1,417 @@
+"""Layer analysis speed and memory: `dockerviz analyze --json` against `dive --json` on a ~500 MB image.
+
+    python benchmarks/bench_analyze.py [--repeat 3] [--entries 500000] [--no-synthetic]
+
+1. Builds dockerviz-test/bench-analyze reproducibly, with no registry: the
+   Debian minbase root of the test images (debootstrap, `docker import`), a
+   COPY of a `pip install --target` tree of pinned numpy, pandas and
+   matplotlib wheels (from PyPI, cached under /var/tmp), a layer deleting
+   directories, a layer appending to many files, a layer of 20k small files, a
+   `chmod -R` layer, ENV and CMD steps. Inputs are hashed into a label; an
+   image with the same label is reused.
+2. Times, interleaved and `--repeat` times each (median reported), every run a
+   separate process with its wall time and peak RSS (wait4 rusage):
+   dive --json; `python -m dockerviz analyze IMAGE --json F` cold through
+   every path (each forced with --path, each with an empty cache folder);
+   auto cold; warm (auto, cache filled). Prints ratios to dive.
+3. Checks that every run gives dive's numbers (size, inefficient bytes,
+   efficiency), and that the CLI's JSON path imports no pandas, ipywidgets,
+   matplotlib or docker-py on the fast path.
+4. Bytes per entry: a synthetic `docker save` archive of --entries entries is
+   analysed in a child process; RSS growth / entries is reported for the layer
+   model alone and with the merge and dive accountings computed.
+
+A benchmark, not a test: nothing fails on time. "cold" means no dockerviz cache;
+the OS page cache is warm for every tool alike (each is run once before timing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+TAG = "dockerviz-test/bench-analyze:latest"
+LABEL = "dockerviz.bench.inputs"
+WORK = os.environ.get("DOCKERVIZ_BENCH_DIR", "/var/tmp/dockerviz-bench")
+CONTEXT_MTIME = 1_700_000_000
+PINS = [  # the tree COPY'd into the image; exact versions keep the layer the same
+    "numpy==1.26.4", "pandas==2.2.3", "matplotlib==3.9.2", "contourpy==1.3.0", "cycler==0.12.1",
+    "fonttools==4.54.1", "kiwisolver==1.4.7", "packaging==24.1", "pillow==10.4.0", "pyparsing==3.1.4",
+    "python-dateutil==2.9.0.post0", "pytz==2024.2", "tzdata==2024.2", "six==1.16.0",
+]
+DOCKERFILE = """\
+FROM {base}
+ENV PYTHONPATH=/opt/py LANG=C.UTF-8
+COPY pytree /opt/py
+RUN rm -rf /opt/py/pandas/tests /opt/py/matplotlib/tests /usr/share/doc /usr/share/locale
+RUN find /opt/py/matplotlib /opt/py/numpy /etc -type f \\( -name '*.py' -o -name '*.conf' \\) | \\
+    while read -r f; do echo '# appended by the benchmark' >> "$f"; done
+RUN mkdir -p /data/small && cd /data/small && for d in $(seq -w 0 19); do mkdir "$d"; \\
+    for i in $(seq -w 0 999); do echo "small file $d/$i" > "$d/f$i.txt"; done; done
+RUN chmod -R g+w /opt/py/numpy /opt/py/numpy.libs /opt/py/pandas
+ENV BENCH=1
+CMD ["bash"]
+"""
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+# -- the image ---------------------------------------------------------------------
+
+
+def pip_tree() -> str:
+    key = hashlib.sha256(("\n".join(PINS) + f"\n{sys.version_info[:2]}").encode()).hexdigest()[:16]
+    out = os.path.join(WORK, f"pytree-{key}")
+    if os.path.isdir(out):
+        return out
+    part = out + ".part"
+    shutil.rmtree(part, ignore_errors=True)
+    log(f"pip install --target {part} ({len(PINS)} pinned wheels from PyPI)")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                    "--no-compile", "--only-binary=:all:", "--target", part, *PINS], check=True)
+    os.replace(part, out)
+    return out
+
+
+def context_tar(tree: str, dockerfile: str) -> str:
+    """The build context as a tar file with fixed mtimes and owners (same inputs, same COPY layer)."""
+    path = os.path.join(WORK, "context.tar")
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        def add(info, data=None):
+            info.mtime = CONTEXT_MTIME
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, data)
+
+        df = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(df)
+        info.mode = 0o644
+        add(info, io.BytesIO(df))
+        for dirpath, dirnames, filenames in os.walk(tree):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, tree)
+            arc = "pytree" if rel == "." else "pytree/" + rel
+            add(tar.gettarinfo(dirpath, arc))
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                info = tar.gettarinfo(full, arc + "/" + name)
+                if info.isreg():
+                    with open(full, "rb") as f:
+                        add(info, f)
+                else:
+                    add(info)
+    return path
+
+
+def build_image(client) -> str:
+    from support import images
+
+    base = images.build(client, images.SPECS[images.t("debian")])
+    tree = pip_tree()
+    dockerfile = DOCKERFILE.format(base=images.t("debian"))
+    h = hashlib.sha256(f"{dockerfile}\nbase {base.id}\n{os.path.basename(tree)}".encode()).hexdigest()
+    try:
+        img = client.images.get(TAG)
+        if (img.labels or {}).get(LABEL) == h:
+            log(f"reusing {TAG} ({img.short_id})")
+            return img.id
+    except Exception:
+        pass
+    ctx = context_tar(tree, dockerfile)
+    log(f"building {TAG} (context {os.path.getsize(ctx) / 1e6:.0f} MB)")
+    t0 = time.monotonic()
+    image_id = None
+    with open(ctx, "rb") as f:
+        for msg in client.api.build(fileobj=f, custom_context=True, tag=TAG, network_mode="none", rm=True,
+                                    forcerm=True, pull=False, decode=True, labels={LABEL: h}):
+            if "error" in msg:
+                raise SystemExit(f"build failed: {msg['error']}")
+            if isinstance(msg.get("aux"), dict) and "ID" in msg["aux"]:
+                image_id = msg["aux"]["ID"]
+    os.unlink(ctx)
+    log(f"built {TAG} in {time.monotonic() - t0:.0f} s")
+    return image_id
+
+
+# -- timing ----------------------------------------------------------------------------
+
+
+def timed(cmd, env=None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stderr tail) of one child process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    p.stderr.close()
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {p.returncode}:\n{err.decode(errors='replace')[-3000:]}")
+    return wall, usage.ru_maxrss * 1024, err.decode(errors="replace")[-500:]
+
+
+def dockerviz_cmd(image, out, path):
+    return [sys.executable, "-m", "dockerviz", "analyze", image, "--json", out, "--path", path, "-q"]
+
+
+def numbers(data: dict) -> tuple:
+    img = data["image"]
+    return (img["sizeBytes"], img["inefficientBytes"], round(img["efficiencyScore"], 9),
+            [l["sizeBytes"] for l in data["layer"]])
+
+
+def entries_of(image) -> int:
+    from dockerviz.analysis import analyze
+
+    img = analyze(image, cache=False)
+    return sum(len(c) for c in img.contents)
+
+
+def run_timings(image: str, repeat: int, tmp: str) -> dict:
+    env = dict(os.environ)
+    env.pop("CI", None)
+    runs = {}
+    outs = {}
+
+    def cold(path):
+        def go():
+            cache = tempfile.mkdtemp(dir=tmp, prefix="cache-")
+            out = os.path.join(tmp, f"cold-{path}.json")
+            r = timed(dockerviz_cmd(image, out, path), env=dict(env, DOCKERVIZ_CACHE_DIR=cache))
+            outs[f"cold {path}"] = out
+            shutil.rmtree(cache, ignore_errors=True)
+            return r
+        return go
+
+    warm_cache = os.path.join(tmp, "warm-cache")
+
+    def warm(path):
+        def go():
+            out = os.path.join(tmp, f"warm-{path}.json")
+            r = timed(dockerviz_cmd(image, out, path), env=dict(env, DOCKERVIZ_CACHE_DIR=warm_cache))
+            outs[f"warm {path}"] = out
+            return r
+        return go
+
+    def dive():
+        out = os.path.join(tmp, "dive.json")
+        r = timed(["dive", image, "--json", out], env=env)
+        outs["dive"] = out
+        return r
+
+    def docker_save():
+        client = engine_client()
+        t0 = time.perf_counter()
+        n = 0
+        for chunk in client.api.get_image(image, chunk_size=1 << 20):
+            n += len(chunk)
+        client.close()
+        return time.perf_counter() - t0, 0, ""
+
+    cases = [("dive --json", dive), ("docker save alone (reference)", docker_save)]
+    for p in ("tar-split", "overlay2-diff", "save-stream", "auto"):
+        cases.append((f"dockerviz cold --path {p}", cold(p)))
+    cases.append(("dockerviz warm --path auto (cache hit)", warm("auto")))
+    cases.append(("dockerviz warm --path save-stream (cache hit)", warm("save-stream")))
+
+    # fill the warm cache, and run everything once so every tool sees a warm page cache
+    log("warm-up round (not timed)")
+    for _, fn in cases:
+        fn()
+    for i in range(repeat):
+        order = cases if i % 2 == 0 else list(reversed(cases))
+        for name, fn in order:
+            wall, rss, _ = fn()
+            runs.setdefault(name, []).append((wall, rss))
+            log(f"round {i + 1}: {name:46s} {wall:6.2f} s  {rss / 1e6:6.1f} MB")
+    return runs, outs
+
+
+def engine_client():
+    from dockerviz import engine
+
+    return engine.client(timeout=None)
+
+
+def import_check(image: str, tmp: str) -> list:
+    code = ("import sys\nfrom dockerviz.cli import main\n"
+            f"main(['analyze', {image!r}, '--json', {os.path.join(tmp, 'imports.json')!r}, '-q'])\n"
+            "print(' '.join(m for m in ('pandas', 'ipywidgets', 'matplotlib', 'docker', 'numpy', 'IPython')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=dict(os.environ, DOCKERVIZ_CACHE_DIR=os.path.join(tmp, "warm-cache")))
+    return out.stdout.split()
+
+
+# -- bytes per entry ---------------------------------------------------------------------
+
+MEMORY_CHILD = r"""
+import gc, json, os, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+from dockerviz.analysis import analyze
+import dockerviz.model.image, dockerviz.model.merge, dockerviz.model.dive_accounting, dockerviz.sources
+gc.collect()
+base = rss()
+t0 = time.perf_counter()
+img = analyze(sys.argv[1], cache=False)
+t_read = time.perf_counter() - t0
+gc.collect()
+model = rss()
+n = sum(len(c) for c in img.contents)
+t0 = time.perf_counter()
+img.merged; img.dive
+t_acc = time.perf_counter() - t0
+gc.collect()
+full = rss()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"entries": n, "model": model - base, "full": full - base, "peak": peak - base,
+                  "read_s": t_read, "accounting_s": t_acc}))
+"""
+
+
+def synthetic_archive(path: str, entries: int, layers: int = 5) -> None:
+    """A legacy `docker save` archive of `layers` layers and `entries` entries in all, written sparse.
+
+    Paths look like a Python tree (about 45 bytes), file sizes vary (100 B to 64 kB),
+    one directory per 200 files; file data are holes, never written.
+    """
+    import random
+
+    rng = random.Random(1234)
+    per = entries // layers
+
+    def header(name: str, size: int, kind: bytes, mode: int) -> bytes:
+        t = tarfile.TarInfo(name)
+        t.size = size
+        t.type = kind
+        t.mode = mode
+        t.mtime = CONTEXT_MTIME
+        return t.tobuf(format=tarfile.USTAR_FORMAT)
+
+    with open(path, "wb") as out:
+        diff_ids = []
+        layer_names = []
+        for li in range(layers):
+            start = out.tell()
+            out.write(b"\0" * 512)  # the outer header, rewritten below
+            h = hashlib.sha256()  # not the real digest of the data; unique per layer is all that matters
+            written = 0
+            d = None
+            while written < per:
+                i = written
+                if i % 200 == 0:
+                    d = f"usr/lib/python3/dist-packages/pkg{li}{i // 200:05d}"
+                    out.write(header(d + "/", 0, tarfile.DIRTYPE, 0o755))
+                    written += 1
+                    continue
+                size = int(rng.lognormvariate(7.5, 1.2)) % 65536 + 100
+                name = f"{d}/module_{i:06d}.py"
+                out.write(header(name, size, tarfile.REGTYPE, rng.choice((0o644, 0o755))))
+                h.update(name.encode())
+                out.seek(out.tell() + (size + 511) // 512 * 512)
+                written += 1
+            out.write(b"\0" * 1024)
+            end = out.tell()
+            size = end - start - 512
+            out.seek(start)
+            name = f"{li:064x}/layer.tar"
+            out.write(header(name, size, tarfile.REGTYPE, 0o644))
+            out.seek(end)
+            diff_ids.append("sha256:" + h.hexdigest())
+            layer_names.append(name)
+        config = json.dumps({"architecture": "amd64", "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                             "history": [{"created_by": f"layer {i}"} for i in range(layers)]}).encode()
+        cid = hashlib.sha256(config).hexdigest()
+        manifest = json.dumps([{"Config": f"{cid}.json", "RepoTags": ["synthetic:latest"],
+                                "Layers": layer_names}]).encode()
+        for name, data in ((f"{cid}.json", config), ("manifest.json", manifest)):
+            out.write(header(name, len(data), tarfile.REGTYPE, 0o644))
+            out.write(data + b"\0" * (-len(data) % 512))
+        out.write(b"\0" * 1024)
+
+
+def bytes_per_entry(entries: int, tmp: str) -> dict:
+    path = os.path.join(tmp, "synthetic.tar")
+    log(f"writing a synthetic archive of {entries} entries")
+    synthetic_archive(path, entries)
+    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, path, ROOT], capture_output=True, text=True, check=True)
+    os.unlink(path)
+    return json.loads(r.stdout)
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds (median reported)")
+    ap.add_argument("--entries", type=int, default=500_000, help="entries of the synthetic archive")
+    ap.add_argument("--no-synthetic", action="store_true", help="skip the bytes-per-entry measurement")
+    ap.add_argument("--image", help="analyse this image instead of building the benchmark image")
+    args = ap.parse_args(argv)
+    os.makedirs(WORK, exist_ok=True)
+
+    client = engine_client()
+    image = args.image or TAG
+    if not args.image:
+        build_image(client)
+    inspect = client.api.inspect_image(image)
+    client.close()
+    n_entries = entries_of(image)
+    log(f"{image}: {inspect['Size'] / 1e6:.0f} MB, {len(inspect['RootFS']['Layers'])} layers, {n_entries} entries")
+
+    with tempfile.TemporaryDirectory(prefix="dockerviz-bench-", dir=WORK) as tmp:
+        runs, outs = run_timings(image, args.repeat, tmp)
+        dive_numbers = numbers(json.load(open(outs["dive"])))
+        agree = {name: numbers(json.load(open(out))) == dive_numbers for name, out in outs.items()}
+        paths = {name: json.load(open(out))["image"].get("path") for name, out in outs.items() if name != "dive"}
+        imported = import_check(image, tmp)
+        memory = None if args.no_synthetic else bytes_per_entry(args.entries, tmp)
+
+    med = {k: (statistics.median(w for w, _ in v), max(r for _, r in v)) for k, v in runs.items()}
+    dive_wall, dive_rss = med["dive --json"]
+    print()
+    print(f"Image {image}: {inspect['Size'] / 1e6:.0f} MB, {len(inspect['RootFS']['Layers'])} layers, "
+          f"{n_entries} entries. Median of {args.repeat} rounds; peak RSS = max over rounds.")
+    print(f"{'run':48s} {'wall s':>7s} {'x dive':>7s} {'RSS MB':>7s} {'x dive':>7s}  path / agrees with dive")
+    for name, (wall, rss) in med.items():
+        key = {"dive --json": "dive"}.get(name)
+        if name.startswith("dockerviz"):
+            key = ("cold " if " cold " in name else "warm ") + name.split("--path ")[1].split()[0]
+        note = ""
+        if key in outs:
+            note = ("" if key == "dive" else f"{paths.get(key)}, ") + ("same numbers" if agree[key] else "DIFFERENT")
+        rss_txt = f"{rss / 1e6:7.1f} {rss / dive_rss:7.2f}" if rss else f"{'':7s} {'':7s}"
+        print(f"{name:48s} {wall:7.2f} {wall / dive_wall:7.3f} {rss_txt}  {note}")
+    print(f"modules imported by `dockerviz analyze --json` (warm): {' '.join(imported) or 'none of pandas, ipywidgets, matplotlib, docker, numpy, IPython'}")
+    if memory:
+        n = memory["entries"]
+        print(f"synthetic archive, {n} entries: layer model {memory['model'] / n:.0f} B/entry "
+              f"(read in {memory['read_s']:.1f} s); with merge + dive accounting {memory['full'] / n:.0f} B/entry "
+              f"(+{memory['accounting_s']:.1f} s); peak {memory['peak'] / n:.0f} B/entry")
+
+
+if __name__ == "__main__":
+    main()

@@ -63,7 +63,7 @@ RUN find /opt/py/matplotlib /opt/py/numpy /etc -type f \\( -name '*.py' -o -name
     while read -r f; do echo '# appended by the benchmark' >> "$f"; done
 RUN mkdir -p /data/small && cd /data/small && for d in $(seq -w 0 19); do mkdir "$d"; \\
     for i in $(seq -w 0 999); do echo "small file $d/$i" > "$d/f$i.txt"; done; done
-RUN chmod -R g+w /opt/py/numpy /opt/py/numpy.libs /opt/py/pandas
+RUN chmod -R g+w /opt/py/numpy /opt/py/numpy.libs /opt/py/pandas /opt/py/matplotlib
 ENV BENCH=1
 CMD ["bash"]
 """
@@ -155,17 +155,28 @@ def build_image(client) -> str:
 
 
 def timed(cmd, env=None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, stderr tail) of one child process."""
+    """(wall seconds, peak RSS bytes, stderr tail) of one child process.
+
+    The RSS comes from /usr/bin/time (GNU time's wait4): taken from this
+    process directly, a child's maxrss would include this (large) process,
+    whose memory the child shares between fork and exec.
+    """
+    wrapped = (["/usr/bin/time", "-f", "DVZ-RSS-KB %M", *cmd] if os.access("/usr/bin/time", os.X_OK) else cmd)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    p = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     err = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     p.stderr.close()
+    text = err.decode(errors="replace")
     if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {p.returncode}:\n{err.decode(errors='replace')[-3000:]}")
-    return wall, usage.ru_maxrss * 1024, err.decode(errors="replace")[-500:]
+        raise SystemExit(f"{' '.join(cmd)} exited {p.returncode}:\n{text[-3000:]}")
+    rss = usage.ru_maxrss * 1024
+    for line in text.splitlines():
+        if line.startswith("DVZ-RSS-KB "):
+            rss = int(line.split()[1]) * 1024
+    return wall, rss, text[-500:]
 
 
 def dockerviz_cmd(image, out, path):
@@ -185,9 +196,18 @@ def entries_of(image) -> int:
     return sum(len(c) for c in img.contents)
 
 
-def run_timings(image: str, repeat: int, tmp: str) -> dict:
+def child_env() -> dict:
+    """The environment of timed children: bytecode cached (in a folder of the benchmark's, not the
+    source tree) as in any installed package, even where PYTHONDONTWRITEBYTECODE is set."""
     env = dict(os.environ)
     env.pop("CI", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(WORK, "pycache")
+    return env
+
+
+def run_timings(image: str, repeat: int, tmp: str) -> dict:
+    env = child_env()
     runs = {}
     outs = {}
 
@@ -254,11 +274,11 @@ def engine_client():
 def import_check(image: str, tmp: str) -> list:
     code = ("import sys\nfrom dockerviz.cli import main\n"
             f"main(['analyze', {image!r}, '--json', {os.path.join(tmp, 'imports.json')!r}, '-q'])\n"
-            "print(' '.join(m for m in ('pandas', 'ipywidgets', 'matplotlib', 'docker', 'numpy', 'IPython')"
+            "sys.stderr.write(' '.join(m for m in ('pandas', 'ipywidgets', 'matplotlib', 'docker', 'numpy', 'IPython')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env=dict(os.environ, DOCKERVIZ_CACHE_DIR=os.path.join(tmp, "warm-cache")))
-    return out.stdout.split()
+                         env=dict(child_env(), DOCKERVIZ_CACHE_DIR=os.path.join(tmp, "warm-cache")))
+    return out.stderr.split()
 
 
 # -- bytes per entry ---------------------------------------------------------------------
@@ -356,7 +376,8 @@ def bytes_per_entry(entries: int, tmp: str) -> dict:
     path = os.path.join(tmp, "synthetic.tar")
     log(f"writing a synthetic archive of {entries} entries")
     synthetic_archive(path, entries)
-    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, path, ROOT], capture_output=True, text=True, check=True)
+    r = subprocess.run([sys.executable, "-c", MEMORY_CHILD, path, ROOT], capture_output=True, text=True,
+                       check=True, env=child_env())
     os.unlink(path)
     return json.loads(r.stdout)
 

@@ -6,6 +6,9 @@ else ~/.cache/dockerviz):
     layers/<hex of the diff id>    one LayerContent
     images/<hex of the image id>   an image's config and layer names, so a warm
                                    run needs no `docker save` to learn them
+    results/<hex of a digest>      the dive-compatible accounting of a list of
+                                   layers (keyed by their diff ids and the
+                                   accounting code itself)
 
 Every file starts with a fixed header (magic, format version, the id it was
 written for, payload length, CRC-32 of the payload) followed by a zlib-compressed
@@ -34,6 +37,7 @@ from .model.layer import LayerContent
 FORMAT_VERSION = 1
 LAYER_MAGIC = b"DVZLAYR\0"
 IMAGE_MAGIC = b"DVZIMAG\0"
+RESULT_MAGIC = b"DVZRSLT\0"
 # magic, version, id (sha256:<64 hex>, padded to 80), payload length, crc32
 _HEADER = struct.Struct("<8sH80sQI")
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
@@ -260,11 +264,26 @@ class LayerCache:
         payload = json.dumps({"config": config, "layer_ids": list(layer_ids)}, separators=(",", ":")).encode()
         self._write("images", IMAGE_MAGIC, image_id, payload)
 
+    # results derived from a set of layers (keyed by a digest of their diff ids and the code version)
+    def get_result(self, key: str) -> dict | None:
+        payload = self._read("results", RESULT_MAGIC, key)
+        if payload is None:
+            return None
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            self.rejected += 1
+            return None
+        return value if isinstance(value, dict) else None
+
+    def put_result(self, key: str, value: dict) -> None:
+        self._write("results", RESULT_MAGIC, key, json.dumps(value, separators=(",", ":")).encode())
+
     # housekeeping
     def files(self) -> list:
         """[(mtime, size, path)] of every cache file."""
         out = []
-        for kind in ("layers", "images"):
+        for kind in ("layers", "images", "results"):
             folder = os.path.join(self.dir, kind)
             try:
                 it = os.scandir(folder)
@@ -321,6 +340,12 @@ class NullCache:
         return None
 
     def put_image(self, image_id, **kw):
+        pass
+
+    def get_result(self, key):
+        return None
+
+    def put_result(self, key, value):
         pass
 
     def __bool__(self):

@@ -22,12 +22,12 @@ is not used, and the caller falls back to the save stream.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
 import socket
 import stat
+import zlib
 from urllib.parse import quote
 
 from ..errors import ArchiveError, DockervizError
@@ -292,7 +292,12 @@ _META = {th.GNU_LONGNAME, th.GNU_LONGLINK, th.PAX_HEADER, th.PAX_GLOBAL}
 def _octal(field: bytes) -> int:
     if field[0] & 0x80:
         raise ValueError("base-256")
-    return int(field.split(_NUL, 1)[0] or b"0", 8)
+    if field[-1] == 0:
+        try:
+            return int(field[:-1], 8)  # the usual zero-padded digits and a NUL
+        except ValueError:
+            pass
+    return int(field.split(_NUL, 1)[0].strip() or b"0", 8)
 
 
 def _plain_header(block: bytes) -> th.TarHeader:
@@ -323,44 +328,76 @@ def _full_header(seg: bytes, what: str) -> th.TarHeader:
     raise ValueError("no header in a tar-split segment")
 
 
+def _gz_lines(path: str, chunk: int = 1 << 15):
+    """The lines of a gzip file, decompressed a little at a time.
+
+    tar-split files compress about 60:1 (tar padding), so the compressed input
+    is fed in small pieces to keep the decompressed text in memory small.
+    """
+    d = zlib.decompressobj(31)
+    tail = b""
+    with open(path, "rb") as f:
+        while True:
+            raw = f.read(chunk)
+            data = d.decompress(raw) if raw else d.flush()
+            if data:
+                lines = (tail + data).split(b"\n")
+                tail = lines.pop()
+                yield from lines
+            if not raw:
+                break
+    if not d.eof:
+        raise EOFError("the file ends inside the gzip stream")
+    if tail:
+        yield tail
+
+
 def _split_headers(path: str, what: str):
     """Every header of the layer tar, from tar-split.json.gz, in tar order.
 
     Each type-1 entry (a member) follows the raw bytes that end with its
     header: the padding of the member before, any extended headers, then the
-    header block itself.
+    header block itself. In the common case (one type-2 line holding just the
+    padding and a plain header) only the base64 text of the last 512 bytes is
+    decoded: the padding is most of the bytes.
     """
-    import base64
+    from binascii import a2b_base64 as b64
 
-    b64 = base64.b64decode
     pending: list = []
     prev_pad = 0
     n2 = len(_TYPE2)
-    with gzip.open(path, "rb") as f:
-        for line in f:
-            if line.startswith(_TYPE2):
-                pending.append(b64(line[n2: line.index(b'"', n2)]))
+    for line in _gz_lines(path):
+        if line.startswith(_TYPE2):
+            pending.append(line[n2: line.index(b'"', n2)])
+            continue
+        if not line.startswith(_TYPE1):
+            if not line.strip():
                 continue
-            if not line.startswith(_TYPE1):
-                rec = json.loads(line)
-                if rec.get("type") == 2:
-                    pending.append(b64(rec.get("payload") or ""))
-                    continue
-                if rec.get("type") != 1:
-                    raise ValueError(f"entry type {rec.get('type')!r}")
-            seg = pending[0] if len(pending) == 1 else b"".join(pending)
-            pending = []
-            if len(seg) - prev_pad == _BLOCK:
+            rec = json.loads(line)
+            if rec.get("type") == 2:
+                pending.append((rec.get("payload") or "").encode("ascii"))
+                continue
+            if rec.get("type") != 1:
+                raise ValueError(f"entry type {rec.get('type')!r}")
+        h = None
+        if len(pending) == 1:
+            text = pending[0]
+            nbytes = len(text) // 4 * 3 - text.count(b"=", -2)
+            if nbytes - prev_pad == _BLOCK:
+                start = (nbytes - _BLOCK) // 3  # whole base64 quanta before the header
+                block = b64(text[start * 4:])[(nbytes - _BLOCK) - start * 3:]
                 try:
-                    h = _plain_header(seg[-_BLOCK:])
+                    h = _plain_header(block)
                 except ValueError:
-                    h = _full_header(seg[prev_pad:], what)
-            else:
-                h = _full_header(seg[prev_pad:], what)
-            data = 0 if h.typeflag in _HEADER_ONLY else h.size
-            prev_pad = -data % _BLOCK
-            yield h
-    rest = b"".join(pending)
+                    pass
+        if h is None:
+            seg = b"".join(b64(t) for t in pending)
+            h = _full_header(seg[prev_pad:], what)
+        pending = []
+        data_size = 0 if h.typeflag in _HEADER_ONLY else h.size
+        prev_pad = -data_size % _BLOCK
+        yield h
+    rest = b"".join(b64(t) for t in pending)
     if rest.strip(_NUL):
         raise ValueError("unexpected bytes after the last member")
 
@@ -574,7 +611,7 @@ def local_record(reference: str, inspect: dict, *, path: str, config: dict | Non
             reader = _tar_split_reader(os.path.join(meta, "tar-split.json.gz"), what)
         else:
             diff_dir = os.path.join(store.layers_dir, store.cache_id(meta), "diff")
-            reader = _diff_reader(diff_dir)
+            reader = _diff_reader(diff_dir, _file_size(os.path.join(meta, "tar-split.json.gz")))
         layers.append(LayerRef(diff_id=diff_id, id=layer_ids[i], reader=reader, size_hint=size_hint, what=what))
     return ImageRecord(reference=reference, image_id=image_id, repo_tags=list(inspect.get("RepoTags") or []),
                        config=config, layers=layers, source_kind="daemon", path=path,
@@ -589,6 +626,13 @@ def _layer_size(meta: str) -> int | None:
         return None
 
 
+def _file_size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
 def _tar_split_reader(path: str, what: str):
     def read() -> LayerContent:
         try:
@@ -596,15 +640,23 @@ def _tar_split_reader(path: str, what: str):
         except LocalUnavailable as exc:
             raise ArchiveError(f"The daemon's record of {what} cannot be read: {exc}. "
                                "Try --path save-stream.") from None
+    try:
+        read.cost = os.path.getsize(path)  # grows with the number of entries, not file bytes
+    except OSError:
+        pass
+    read.fork_safe = True  # reads files only: may run in a forked worker
     return read
 
 
-def _diff_reader(diff_dir: str):
+def _diff_reader(diff_dir: str, entries_hint: int | None = None):
     def read() -> LayerContent:
         try:
             return walk_diff(diff_dir)
         except LocalUnavailable as exc:
             raise ArchiveError(f"The layer directory cannot be read: {exc}. Try --path save-stream.") from None
+    if entries_hint is not None:
+        read.cost = entries_hint
+    read.fork_safe = True
     return read
 
 

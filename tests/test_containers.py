@@ -93,6 +93,9 @@ def test_usage_cpu_memory_limit(busybox, tmp_path):
             assert widget.plot.value[:4] == b"\x89PNG"
             assert mem.name in widget.table.value
         assert not mon.running
+        import threading
+
+        assert not [t for t in threading.enumerate() if t.name.startswith("dockerviz-stats")]
         df = mon.samples
         assert list(df.columns) == [
             "container", "time", "cpu_percent", "mem_bytes", "mem_limit_bytes", "mem_percent",

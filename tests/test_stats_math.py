@@ -188,3 +188,71 @@ def test_usage_row_order():
     row = u.row("web")
     assert len(row) == len(stats.COLUMNS)
     assert dict(zip(stats.COLUMNS, row))["mem_limit_bytes"] == 536870912
+
+
+# ---- replay of recorded files, with no daemon ----------------------------------------------------
+
+
+def test_recorded_usage_replays_without_a_daemon(run_offline):
+    from dockerviz.containers.api import load_monitor, usage_summary
+
+    mon = run_offline(load_monitor, DATA / "usage_two_containers.json")
+    assert mon.recorded and not mon.running
+    df = mon.samples
+    assert list(df.columns) == list(stats.COLUMNS)
+    assert str(df["time"].dtype).startswith("datetime64") and str(df["time"].dt.tz) == "UTC"
+    assert set(df.container) == {"busy-loop", "holds-64mib"}
+    mem = df[df.container == "holds-64mib"]
+    assert (mem.mem_limit_bytes == 128 * 2**20).all()
+    assert abs(mem.mem_bytes.iloc[-1] - 64 * 2**20) <= 0.1 * 64 * 2**20
+    summary = run_offline(usage_summary, mon).set_index("container")
+    assert summary.loc["busy-loop", "cpu_peak_percent"] >= 90
+    assert summary.loc["holds-64mib", "mem_peak_bytes"] == mem.mem_bytes.max()
+    assert summary.loc["busy-loop", "image_size_bytes"] > 0
+    w = run_offline(mon.widget)
+    assert w.plot.value[:4] == b"\x89PNG"
+    assert "recorded" in w.status.value and w.stop_button.disabled
+    bundle = mon._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("<UsageMonitor 2 containers")
+
+
+def test_recorded_container_snapshot_replays_without_a_daemon(run_offline):
+    from dockerviz.containers.api import load_container
+
+    view = run_offline(load_container, DATA / "container_snapshot.json")
+    assert view.recorded and view.allowed_actions() == set()
+    kinds = {c["path"]: c["kind"] for c in view.diff()}
+    assert kinds == {"/bin": "changed", "/bin/true": "deleted", "/srv": "added",
+                     "/srv/data": "added", "/srv/data/note": "added"}
+    sizes = view.sizes()
+    assert sizes["size_root_fs"] == sizes["image_size"] + sizes["size_rw"]
+    w = run_offline(view.widget)
+    assert "recorded" in w.header.value
+    assert "note" in w.tree.value and "writable layer" in w.stack.value
+    assert all(b.disabled for b in w.buttons.values())
+
+
+def test_views_escape_daemon_text():
+    from dockerviz.views.container_view import diff_tree_html, layer_stack_html
+    from dockerviz.views.usage_monitor import latest_table_html
+
+    evil = "<script>alert(1)</script>"
+    assert "<script>" not in diff_tree_html([{"path": "/" + evil, "kind": "added"}])
+    assert "<script>" not in layer_stack_html([{"id": evil, "created_by": evil, "size": 1}], {"size_rw": 0})
+    row = (evil, 0.0, 1.0, 2, 3, 4.0, 0, 0, 0, 0, 1)
+    assert "<script>" not in latest_table_html([row], [evil])
+
+
+def test_bad_files_are_reported(tmp_path):
+    from dockerviz.containers.api import load_container, load_monitor
+    from dockerviz.errors import DockervizError
+
+    with pytest.raises(DockervizError, match="not a dockerviz.usage file"):
+        load_monitor(DATA / "container_snapshot.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DockervizError, match="not a readable JSON"):
+        load_container(bad)
+    with pytest.raises(DockervizError, match="No file"):
+        load_container(tmp_path / "missing.json")

@@ -1,0 +1,165 @@
+"""The notebooks under nbval, live and offline, and their stored outputs.
+
+- live: the daemon of the `docker_client` fixture (so under CI=true a missing
+  daemon fails the test instead of skipping it), DOCKERVIZ_DEMO=live so a
+  kernel that cannot reach it fails loudly rather than falling back;
+- offline: DOCKER_HOST at a socket nothing listens on, the mode left to the
+  notebooks' own detection, as on Binder;
+- stored outputs: a fresh offline run must read the same as what is committed
+  (stream text, text/plain and text/html, after notebooks/sanitize.cfg).
+
+In both nbval runs every cell runs; cells marked `# NBVAL_CHECK_OUTPUT` must
+print what the committed (offline) notebook shows, so live and recorded runs
+tell the same story; the assert cells check the real numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+SANITIZE = NOTEBOOKS / "sanitize.cfg"
+NAMES = ["01-images-and-containers.ipynb", "02-building-images.ipynb", "03-layers-and-diffs.ipynb",
+         "04-resource-usage.ipynb"]
+TIMEOUT = 600  # seconds for one whole run of the four notebooks
+
+
+def _nbval(env: dict) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+           "--nbval-sanitize-with", str(SANITIZE.relative_to(REPO)), "--nbval-cell-timeout", "300",
+           str(NOTEBOOKS.relative_to(REPO)) + "/"]
+    return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=TIMEOUT)
+
+
+def _report(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n{proc.stdout[-12000:]}"
+
+
+def _clean_env(base: dict) -> dict:
+    env = dict(base)
+    for k in ("DOCKERVIZ_DEMO", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        env.pop(k, None)
+    return env
+
+
+def test_notebooks_are_all_here():
+    found = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    assert found == NAMES
+    assert SANITIZE.is_file()
+
+
+def test_notebooks_live(docker_engine, docker_client):
+    env = _clean_env(os.environ)
+    if docker_engine.base_url:
+        env["DOCKER_HOST"] = docker_engine.base_url
+    env["DOCKERVIZ_DEMO"] = "live"
+    proc = _nbval(env)
+    assert proc.returncode == 0, _report(proc)
+    assert " passed" in proc.stdout and " failed" not in proc.stdout, _report(proc)
+    # nothing the notebooks made is left running
+    left = docker_client.containers.list(all=True, filters={"name": "dockerviz-demo-", "label": "dockerviz.managed=1"})
+    assert [c.name for c in left] == []
+
+
+def test_notebooks_offline(offline_env):
+    proc = _nbval(_clean_env(offline_env))
+    assert proc.returncode == 0, _report(proc)
+    assert " passed" in proc.stdout and " failed" not in proc.stdout, _report(proc)
+
+
+def test_stored_outputs_match_a_fresh_offline_run(offline_env):
+    proc = subprocess.run([sys.executable, str(NOTEBOOKS / "execute.py"), "--check"], cwd=REPO,
+                          env=_clean_env(offline_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=TIMEOUT)
+    assert proc.returncode == 0, _report(proc)
+    assert proc.stdout.count("matches") == len(NAMES), _report(proc)
+
+
+def test_committed_notebooks_are_executed_offline_with_widget_state():
+    import nbformat
+
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code and all(c.get("execution_count") for c in code), f"{name}: not fully executed"
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{name}: stored errors"
+        first = "".join(o.get("data", {}).get("text/plain", "") for o in code[0].outputs)
+        assert "OFFLINE" in first and "recorded" in first, f"{name}: not executed in offline mode"
+        state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+        assert state.get("state"), f"{name}: no widget state saved"
+        views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in code for o in c.outputs
+                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        assert views and all(v in state["state"] for v in views), f"{name}: a widget's state is missing"
+
+
+def test_recorded_mode_needs_no_daemon_and_says_when(offline, monkeypatch):
+    from dockerviz.demo import Demo
+
+    monkeypatch.delenv("DOCKERVIZ_DEMO", raising=False)
+    demo = Demo("tour")
+    assert not demo.live
+    assert "OFFLINE" in demo.describe() and "recorded" in demo.describe()
+    a = demo.run("run-a", "dockerviz-demo/tour:1", name="a")
+    assert a.recorded and a.state == "running"
+    bundle = a._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "Recorded data" in bundle["text/html"] and demo.recorded_at in bundle["text/html"]
+    assert bundle["text/plain"].startswith("[recorded data:")
+    mon = demo.monitor("usage", [a], seconds=0)
+    assert mon.recorded and len(mon.rows()) > 0
+    build = demo.build("build-v1", "unused offline", tag="unused")
+    assert build.succeeded and "Recorded data" in build._repr_html_()
+
+
+def test_build_results_round_trip_through_json(tmp_path):
+    from dockerviz.building.result import BuildResult
+    from dockerviz.demo import load_build, save_build
+    from dockerviz.errors import BuildError
+
+    r = BuildResult(tags=["x:1"], builder="classic")
+    r._step("a", step=1, instruction="FROM scratch", status="done", started=10.0, completed=10.5)
+    r._step("b", step=2, instruction="RUN false", status="failed", started=10.5, completed=11.0)
+    r._log_text("boom <script>\n", stderr=True, step=2, when=11.0)
+    r._finish("failed", BuildError("step 2 failed", step=2, instruction="RUN false", exit_code=1, log_tail=["boom"]))
+    path = save_build(r, tmp_path / "b.json", dockerfile_text="FROM scratch\nRUN false\n")
+    back = load_build(path)
+    assert back.status == "failed" and back.tags == ["x:1"] and back.builder == "classic"
+    assert back.steps[["step", "instruction", "status"]].values.tolist() == [[1, "FROM scratch", "done"],
+                                                                         [2, "RUN false", "failed"]]
+    assert back.error.exit_code == 1 and back.error.step == 2 and back.error.log_tail == ["boom"]
+    assert "boom <script>" in back.log
+    assert back.seconds == pytest.approx(r.seconds)
+
+
+def test_blanked_archive_analyses_like_the_original(tmp_path):
+    """The sample archive, blanked, gives the same analysis (headers are all it reads)."""
+    import gzip
+
+    import dockerviz
+    from dockerviz.demo import write_blank_archive
+    from dockerviz.samples import SAMPLE_ARCHIVE
+
+    with gzip.open(SAMPLE_ARCHIVE, "rb") as f:
+        data = f.read()
+    out = write_blank_archive([data[i:i + 65536] for i in range(0, len(data), 65536)], tmp_path / "blank.tar.gz")
+    assert out.stat().st_size < SAMPLE_ARCHIVE.stat().st_size / 20
+    a, b = dockerviz.analyze(str(SAMPLE_ARCHIVE)), dockerviz.analyze(str(out))
+    assert (a.id, a.size_bytes, a.efficiency, a.inefficient_bytes, a.reclaimable_bytes) == \
+           (b.id, b.size_bytes, b.efficiency, b.inefficient_bytes, b.reclaimable_bytes)
+    assert a.layers.equals(b.layers)
+    assert a.waste.equals(b.waste)
+
+
+def test_recordings_stay_small():
+    from dockerviz.demo import RECORDINGS
+    from dockerviz.samples import SAMPLE_ARCHIVE
+
+    recordings = sum(f.stat().st_size for f in RECORDINGS.rglob("*") if f.is_file())
+    assert recordings + SAMPLE_ARCHIVE.stat().st_size < 2.5e6

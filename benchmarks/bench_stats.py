@@ -182,7 +182,6 @@ def run(n: int, seconds: float) -> dict:
         reader.start()
 
         env = dict(os.environ, BENCH_T0=repr(time.time()))
-        tw = time.time()
         dvz = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker", "--seconds", str(seconds), *ids],
             stdout=subprocess.PIPE, env=env,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import engine
 from ..errors import DockervizError
-from .lifecycle import ContainerView, cleanup, run_container
+from .lifecycle import SLOW_TIMEOUT, ContainerView, cleanup, run_container
 from .monitor import UsageMonitor, peak_and_mean, require_monitor
 
 __all__ = ["run", "container", "monitor", "usage_summary", "cleanup", "load_container", "load_monitor"]
@@ -45,7 +45,7 @@ def load_monitor(path) -> UsageMonitor:
 
 def _container_facts(container_id: str) -> dict:
     """Sizes and number of changed files of a container, {} if the daemon no longer has it."""
-    client = engine.client()
+    client = engine.client(timeout=SLOW_TIMEOUT)
     try:
         with engine.translated(container_id, kind="container"):
             rows = client.api.containers(all=True, size=True, filters={"id": [container_id]})

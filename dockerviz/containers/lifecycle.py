@@ -15,6 +15,7 @@ end of a `with` block and interpreter exit remove it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import html
 import os
 import threading
@@ -52,6 +53,7 @@ _ALLOWED = {
 }
 
 DIFF_KINDS = {0: "changed", 1: "added", 2: "deleted"}
+SLOW_TIMEOUT = 300  # seconds for size and diff requests
 
 
 def managed_labels() -> dict[str, str]:
@@ -304,6 +306,16 @@ class ContainerView:
 
     # ---- image against container -------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _slow_client(self):
+        """A client without the short read timeout: sizes and diffs of a big writable
+        layer can take the daemon longer than a connect timeout."""
+        client = engine.client(timeout=SLOW_TIMEOUT)
+        try:
+            yield client
+        finally:
+            client.close()
+
     def sizes(self, refresh: bool = False) -> dict:
         """{"size_rw", "size_root_fs", "image_size"} in bytes. Slow: the daemon walks the
         writable layer, so it is computed on demand only."""
@@ -311,9 +323,9 @@ class ContainerView:
             return dict(self._sizes)
         if self._removed:
             raise DockervizError(f"Container {self.name!r} was removed: its sizes are gone with it.")
-        with engine.translated(self.name, kind="container"):
-            rows = self._client.api.containers(all=True, size=True, filters={"id": [self.id]})
-            image = self._client.api.inspect_image(self.image_id)
+        with self._slow_client() as client, engine.translated(self.name, kind="container"):
+            rows = client.api.containers(all=True, size=True, filters={"id": [self.id]})
+            image = client.api.inspect_image(self.image_id)
         row = next((r for r in rows if r.get("Id") == self.id), None)
         if row is None:
             self._mark_removed()
@@ -331,8 +343,8 @@ class ContainerView:
             return list(self._diff)
         if self._removed:
             raise DockervizError(f"Container {self.name!r} was removed: its changes are gone with it.")
-        with engine.translated(self.name, kind="container"):
-            raw = self._client.api.diff(self.id) or []
+        with self._slow_client() as client, engine.translated(self.name, kind="container"):
+            raw = client.api.diff(self.id) or []
         self._diff = sorted(
             ({"path": d.get("Path", ""), "kind": DIFF_KINDS.get(d.get("Kind"), str(d.get("Kind")))} for d in raw),
             key=lambda d: d["path"],

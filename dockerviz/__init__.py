@@ -39,6 +39,7 @@ _LAZY = {
     "usage_summary": ("dockerviz.containers.api", "usage_summary"),
     "load_container": ("dockerviz.containers.api", "load_container"),
     "load_monitor": ("dockerviz.containers.api", "load_monitor"),
+    "cleanup": ("dockerviz.containers.api", "cleanup"),
 }
 
 
@@ -58,6 +59,6 @@ def __dir__():
 
 __all__ = [
     "analyze", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
-    "load_container", "load_monitor", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
+    "load_container", "load_monitor", "cleanup", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "BuildError",
 ]

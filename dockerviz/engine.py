@@ -48,12 +48,13 @@ def _unavailable(exc: BaseException | None = None) -> DaemonUnavailableError:
     )
 
 
-def client(timeout: float | None = CONNECT_TIMEOUT):
+def client(timeout: float | None = CONNECT_TIMEOUT, **kwargs):
     """A docker.DockerClient pinned to a tested API version.
 
     `timeout=None` is for streams (save, export, build, stats) whose first byte
     can take minutes; the version probe itself always uses a short timeout so a
-    dead daemon is reported within seconds.
+    dead daemon is reported within seconds. Other keyword arguments (such as
+    max_pool_size for many concurrent streams) go to docker.from_env.
     """
     import docker
     from docker.errors import DockerException
@@ -65,7 +66,7 @@ def client(timeout: float | None = CONNECT_TIMEOUT):
         finally:
             probe.close()
         version = pinned_api_version(server.get("ApiVersion", "1.41"))
-        return docker.from_env(timeout=timeout, version=version)
+        return docker.from_env(timeout=timeout, version=version, **kwargs)
     except DockerException as exc:
         raise _unavailable(exc) from None
     except Exception as exc:  # requests/urllib3 connection errors, timeouts

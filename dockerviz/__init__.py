@@ -39,7 +39,7 @@ _LAZY = {
     "usage_summary": ("dockerviz.containers.api", "usage_summary"),
     "load_container": ("dockerviz.containers.api", "load_container"),
     "load_monitor": ("dockerviz.containers.api", "load_monitor"),
-    "cleanup": ("dockerviz.containers.api", "cleanup"),
+    "cleanup": ("dockerviz.containers.lifecycle", "cleanup"),
 }
 
 

@@ -150,18 +150,48 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
     cum: dict[str, int] = {}
     mins: dict[str, int] = {}
     count: dict[str, int] = {}
-    stacked: _Node | None = None  # stack of layers 0..idx-1, built incrementally
+
+    # dive stacks layers 0..idx-1 afresh for every whiteout it meets; the stack
+    # is built here once, incrementally, and only as far as a whiteout needs it.
+    stacked: _Node | None = None
+    stacked_upto = -1
+
+    def lower_stack(idx: int) -> _Node:
+        nonlocal stacked, stacked_upto
+        if idx == 0:
+            return _copy(trees[0])  # StackTreeRange(0, -1): layer 0 alone
+        if stacked is None:
+            stacked = _copy(trees[0])
+            if layers[0].whiteouts:  # stacking a tree without whiteouts on its own copy changes nothing
+                _stack(stacked, trees[0])
+            stacked_upto = 0
+        while stacked_upto < idx - 1:
+            stacked_upto += 1
+            _stack(stacked, trees[stacked_upto])
+        return stacked
+
+    def add(key: str, size: int) -> None:
+        cum[key] = cum.get(key, 0) + size
+        m = mins.get(key)
+        if m is None or size < m:
+            mins[key] = size
+        count[key] = count.get(key, 0) + 1
 
     for idx, tree in enumerate(trees):
-        if idx == 0:
-            lower_stack = _copy(trees[0])
-        else:
-            if stacked is None:
-                stacked = _copy(trees[0])
-                _stack(stacked, trees[0])
-            else:
-                _stack(stacked, trees[idx - 1])
-            lower_stack = stacked
+        if not layers[idx].whiteouts:
+            # No whiteout, so nothing can stop the visit early: order does not matter.
+            todo = [(tree, "")]
+            while todo:
+                node, prefix = todo.pop()
+                for name, child in node.children.items():
+                    path = prefix + "/" + name
+                    if child.children:
+                        todo.append((child, path))
+                    else:
+                        add(path, child.size)
+            continue
+
+        lower = lower_stack(idx)
 
         def visit(node: _Node, parts: list[str]) -> None:
             for name in sorted(node.children, key=_sort_key):
@@ -171,19 +201,12 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
             name = parts[-1]
             if name.startswith(E.WHITEOUT_PREFIX):
                 real = parts[:-1] + [name[len(E.WHITEOUT_PREFIX):]]
-                key = "/" + "/".join(real)
-                prev = _get(lower_stack, real)
+                prev = _get(lower, real)
                 if prev is None:
                     raise _Abort  # dive stops visiting this layer here
-                size = _subtree_size(prev) if prev.is_dir else 0
+                add("/" + "/".join(real), _subtree_size(prev) if prev.is_dir else 0)
             else:
-                key = "/" + "/".join(parts)
-                size = node.size
-            cum[key] = cum.get(key, 0) + size
-            m = mins.get(key)
-            if m is None or size < m:
-                mins[key] = size
-            count[key] = count.get(key, 0) + 1
+                add("/" + "/".join(parts), node.size)
 
         try:
             visit(tree, [])

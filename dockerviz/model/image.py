@@ -114,10 +114,7 @@ class Image:
         return self.merged.reclaimable_bytes
 
     def change_counts(self, layer: int) -> dict:
-        counts = {E.ADDED: 0, E.MODIFIED: 0, E.REMOVED: 0}
-        for c in self.merged.changes[layer]:
-            counts[c.change] += 1
-        return counts
+        return dict(self.merged.changes.counts[layer])
 
     def hidden_bytes_by_layer(self) -> list[int]:
         """Bytes each layer wrote that a later layer hid."""

@@ -22,23 +22,67 @@ OPAQUE = "opaque"
 REPLACED = "replaced"
 
 
-@dataclass
 class Change:
     """One row of a layer's change list."""
 
-    path: str
-    kind: str
-    change: str  # added / modified / removed
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    link: str
-    prev_kind: str | None = None
-    prev_size: int | None = None
-    prev_mode: int | None = None
-    removed_entries: int = 0  # for removals: objects in the hidden subtree
-    via: str = ""  # for removals: deleted / opaque / replaced
+    __slots__ = ("path", "kind", "change", "size", "mode", "uid", "gid", "link", "prev_kind", "prev_size",
+                 "prev_mode", "removed_entries", "via")
+
+    def __init__(self, path, kind, change, size, mode, uid, gid, link, prev_kind=None, prev_size=None,
+                 prev_mode=None, removed_entries=0, via=""):
+        self.path = path
+        self.kind = kind
+        self.change = change  # added / modified / removed
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.link = link
+        self.prev_kind = prev_kind
+        self.prev_size = prev_size
+        self.prev_mode = prev_mode
+        self.removed_entries = removed_entries  # for removals: objects in the hidden subtree
+        self.via = via  # for removals: deleted / opaque / replaced
+
+    def __repr__(self):
+        return f"Change({self.change} {self.path!r} {self.kind} {self.size})"
+
+
+def _row(item) -> Change:
+    if isinstance(item, Change):
+        return item
+    entry, prev = item
+    if prev is None:
+        return Change(entry.path, entry.kind, E.ADDED, entry.size, entry.mode, entry.uid, entry.gid, entry.link)
+    return Change(entry.path, entry.kind, E.MODIFIED, entry.size, entry.mode, entry.uid, entry.gid, entry.link,
+                  prev_kind=prev.kind, prev_size=prev.size, prev_mode=prev.mode)
+
+
+class LayerChanges:
+    """Per-layer change lists, kept compact and turned into Change rows on first look.
+
+    Merging records (entry, previous entry) pairs; most callers only need the
+    counts, and building a row object per entry costs more than the merge.
+    """
+
+    def __init__(self, raw: list, counts: list):
+        self._raw = raw
+        self._rows: dict[int, list] = {}
+        self.counts = counts  # per layer: {added, modified, removed}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, layer: int) -> list:
+        if layer < 0:
+            layer += len(self._raw)
+        rows = self._rows.get(layer)
+        if rows is None:
+            rows = self._rows[layer] = [_row(item) for item in self._raw[layer]]
+        return rows
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._raw)))
 
 
 @dataclass
@@ -55,7 +99,7 @@ class Hidden:
 @dataclass
 class MergeResult:
     final: dict  # path -> (layer index, Entry)
-    changes: list  # per layer: list[Change]
+    changes: LayerChanges  # changes[layer] -> list[Change]; changes.counts[layer] -> counts
     hidden: list  # list[Hidden]
     stored_file_bytes: int = 0
     visible_file_bytes: int = 0
@@ -70,15 +114,6 @@ class _State:
     fs: dict = field(default_factory=dict)  # path -> (layer, Entry)
     children: dict = field(default_factory=dict)  # dir path -> {child path: None}
     hidden_at: dict = field(default_factory=dict)  # (layer, path) -> (hider, how)
-
-
-def _link_child(state: _State, path: str) -> None:
-    parent = E.parent_of(path)
-    kids = state.children.get(parent)
-    if kids is None:
-        state.children[parent] = {path: None}
-    else:
-        kids[path] = None
 
 
 def _unlink_child(state: _State, path: str) -> None:
@@ -131,17 +166,20 @@ def _clear_non_dir_ancestors(state: _State, path: str, layer: int, rows: list) -
 
 def merge(layers: list[LayerContent]) -> MergeResult:
     state = _State()
-    all_changes: list[list[Change]] = []
+    all_changes: list[list] = []
+    all_counts: list[dict] = []
     stored = 0
     hardlinks: list[dict[str, list[str]]] = []  # per layer: target -> [link paths]
+    fs = state.fs
+    hidden_at = state.hidden_at
+    children = state.children
+    DIR, FILE, HARDLINK = E.DIR, E.FILE, E.HARDLINK
 
     for idx, content in enumerate(layers):
-        rows: list[Change] = []
-        fs = state.fs
+        rows: list = []
 
         for d in content.opaque_dirs:
-            prefix_kids = list(state.children.get(d, ()))
-            for child in prefix_kids:
+            for child in list(children.get(d, ())):
                 held = fs.get(child)
                 count, nbytes = _remove_subtree(state, child, idx, OPAQUE)
                 if held is not None:
@@ -151,48 +189,54 @@ def merge(layers: list[LayerContent]) -> MergeResult:
             held = fs.get(target)
             if held is None:
                 # Deleting what no lower layer has (or an implied directory).
-                if target in state.children:
+                if target in children:
                     count, nbytes = _remove_subtree(state, target, idx, DELETED)
-                    rows.append(Change(target, E.DIR, E.REMOVED, nbytes, 0, 0, 0, "", prev_kind=E.DIR,
+                    rows.append(Change(target, DIR, E.REMOVED, nbytes, 0, 0, 0, "", prev_kind=DIR,
                                        prev_size=nbytes, removed_entries=count, via=DELETED))
                 continue
             count, nbytes = _remove_subtree(state, target, idx, DELETED)
             rows.append(_removal_row(target, held, count, nbytes, DELETED))
 
         links: dict[str, list[str]] = {}
+        added = modified = 0
         for entry in content.entries:
             path = entry.path
-            if entry.kind == E.FILE:
+            kind = entry.kind
+            if kind == FILE:
                 stored += entry.size
-            elif entry.kind == E.HARDLINK:
+            elif kind == HARDLINK:
                 links.setdefault(entry.link, []).append(path)
-            parent = E.parent_of(path)
+            parent, _, _ = path.rpartition("/")
             if parent:
                 held_parent = fs.get(parent)
-                if held_parent is None or held_parent[1].kind != E.DIR:
+                if held_parent is None or held_parent[1].kind != DIR:
                     _clear_non_dir_ancestors(state, path, idx, rows)
             prev = fs.get(path)
             if prev is None:
-                change = Change(path, entry.kind, E.ADDED, entry.size, entry.mode, entry.uid, entry.gid, entry.link)
+                rows.append((entry, None))
+                added += 1
+                kids = children.get(parent)
+                if kids is None:
+                    children[parent] = {path: None}
+                else:
+                    kids[path] = None
             else:
                 prev_layer, prev_entry = prev
-                if prev_entry.kind == E.DIR and entry.kind != E.DIR:
+                if prev_entry.kind == DIR and kind != DIR:
                     # A directory replaced by a non-directory takes its subtree with it.
-                    for child in list(state.children.get(path, ())):
+                    for child in list(children.get(path, ())):
                         _remove_subtree(state, child, idx, REPLACED)
                 if prev_layer != idx:
-                    state.hidden_at[(prev_layer, path)] = (idx, OVERWRITTEN)
-                change = Change(path, entry.kind, E.MODIFIED, entry.size, entry.mode, entry.uid, entry.gid,
-                                entry.link, prev_kind=prev_entry.kind, prev_size=prev_entry.size,
-                                prev_mode=prev_entry.mode)
+                    hidden_at[(prev_layer, path)] = (idx, OVERWRITTEN)
+                rows.append((entry, prev_entry))
+                modified += 1
             fs[path] = (idx, entry)
-            _link_child(state, path)
-            rows.append(change)
         hardlinks.append(links)
         all_changes.append(rows)
+        all_counts.append({E.ADDED: added, E.MODIFIED: modified, E.REMOVED: len(rows) - added - modified})
 
     hidden, visible = _account(layers, state, hardlinks)
-    return MergeResult(final=state.fs, changes=all_changes, hidden=hidden,
+    return MergeResult(final=fs, changes=LayerChanges(all_changes, all_counts), hidden=hidden,
                        stored_file_bytes=stored, visible_file_bytes=visible)
 
 

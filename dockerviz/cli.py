@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--highest-wasted-bytes", metavar="N", help="CI: fail when wasted bytes > N (default disabled)")
     a.add_argument("--highest-user-wasted-percent", metavar="P",
                    help="CI: fail when wasted / user bytes > P (fraction; default 0.1)")
-    a.add_argument("--path", default="auto", help="force how layers are read (auto, save-stream, archive, oci-layout)")
+    a.add_argument("--path", default="auto",
+                   help="force how layers are read: auto (default: the fastest that works), tar-split, "
+                        "overlay2-diff, save-stream, archive, oci-layout")
     a.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a.set_defaults(func=_analyze)

@@ -151,3 +151,19 @@ def test_compare_sources_archive_against_oci_layout(tmp_path):
     cmp = compare_images(a, b)
     assert list(cmp.layers["status"]) == ["shared", "only in A", "only in B"]
     assert set(cmp.files["path"]) == {"/app/main.py", "/app/new.txt", "/app/old.txt", "/app/same.txt"}
+
+
+def test_secret_assignments_in_history_commands_are_masked():
+    from dockerviz.model.diff import mask_command
+
+    cmd = ('|2 GITHUB_TOKEN=ghp_abc MODE=prod /bin/sh -c export DB_PASSWORD="s3 cret" && '
+           "curl -H auth https://x && echo PATH=/bin")
+    out = mask_command(cmd)
+    assert "ghp_abc" not in out and "s3 cret" not in out
+    assert f"GITHUB_TOKEN={MASK}" in out and "MODE=prod" in out and "PATH=/bin" in out
+    assert mask_command("/bin/sh -c #(nop)  ENV API_KEY=xyz") == f"/bin/sh -c #(nop)  ENV API_KEY={MASK}"
+    a = image("a", [BASE])
+    a.steps[0].created_by = "/bin/sh -c #(nop)  ENV SECRET_KEY=abc123"
+    b = image("b", [APP_A])
+    assert "abc123" not in compare_images(a, b).layers.to_string()
+    assert "abc123" in compare_images(a, b, show_secrets=True).layers.to_string()

@@ -293,3 +293,11 @@ def test_first_render_state_of_a_40k_entry_layer_is_small():
     flat = next(r for r in w.tree["root"]["rows"] if r["n"] == "flat")
     reply = ex.handle_request({"type": "children", "id": flat["i"], "offset": 0, "version": w.tree["version"]})
     assert len(json.dumps(reply)) < 200_000 and reply["total"] == 10000
+
+
+def test_explorer_masks_secret_assignments_in_commands(tmp_path):
+    history = [{"created_by": "/bin/sh -c #(nop)  ENV API_TOKEN=tok-123 LANG=C"}]
+    ex = LayerExplorer(image([L0], history=history))
+    assert "tok-123" not in ex.command and "LANG=C" in ex.command
+    assert "tok-123" not in json.dumps(ex.widget.steps) and "tok-123" not in ex.to_html()
+    assert "tok-123" in LayerExplorer(image([L0], history=history), show_secrets=True).command

@@ -15,7 +15,8 @@ first use.
 - Config compares Env (per variable), Cmd, Entrypoint, User, WorkingDir,
   ExposedPorts, Volumes (per key) and Labels (per label). Values of
   environment variables whose names look secret are masked unless
-  `show_secrets=True`; whether they differ is still reported.
+  `show_secrets=True`; whether they differ is still reported. The same goes
+  for NAME=value assignments in the history commands shown.
 """
 
 from __future__ import annotations
@@ -53,6 +54,21 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME_RE.search(name or ""))
 
 
+_ASSIGNMENT_RE = re.compile(r"""(?<![\w.-])([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s"';&|]*)""")
+
+
+def mask_command(text: str) -> str:
+    """A history command with the values of secret-looking NAME=value assignments masked
+    (ENV and ARG steps, `|2 TOKEN=... /bin/sh -c` build-arg prefixes, `export KEY=...`)."""
+    if not text or "=" not in text:
+        return text
+
+    def repl(m):
+        return f"{m.group(1)}={MASK}" if is_secret_name(m.group(1)) and m.group(2) else m.group(0)
+
+    return _ASSIGNMENT_RE.sub(repl, text)
+
+
 def _inner_config(image) -> dict:
     cfg = image.config if isinstance(image.config, dict) else {}
     inner = cfg.get("config")
@@ -77,8 +93,9 @@ def _as_text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _layer_commands(image) -> dict[int, str]:
-    return {s.layer: s.created_by for s in image.steps if s.layer is not None}
+def _layer_commands(image, show_secrets: bool = False) -> dict[int, str]:
+    return {s.layer: (s.created_by if show_secrets else mask_command(s.created_by))
+            for s in image.steps if s.layer is not None}
 
 
 class ImageComparison:
@@ -104,7 +121,7 @@ class ImageComparison:
     @cached_property
     def _layer_table(self) -> list[dict]:
         a, b = self.a, self.b
-        cmd_a, cmd_b = _layer_commands(a), _layer_commands(b)
+        cmd_a, cmd_b = _layer_commands(a, self.show_secrets), _layer_commands(b, self.show_secrets)
         prefix = 0
         while prefix < min(len(a.diff_ids), len(b.diff_ids)) and a.diff_ids[prefix] == b.diff_ids[prefix]:
             prefix += 1

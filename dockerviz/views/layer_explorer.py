@@ -12,6 +12,7 @@ children travel only when it is opened, a page at a time.
 from __future__ import annotations
 
 from ..model import entries as E
+from ..model.diff import mask_command
 from ..model.merge import merge
 from ._common import STATIC, display_name, mode_string, resolve_image, short_command, widget_bundle
 
@@ -160,8 +161,9 @@ class LayerExplorer:
     """
 
     def __init__(self, image, *, step: int | None = None, layer: int | None = None, scope: str = "layer",
-                 path_filter: str = "", min_size: int = 0, sort: str = "name"):
+                 path_filter: str = "", min_size: int = 0, sort: str = "name", show_secrets: bool = False):
         self.image = image
+        self.show_secrets = bool(show_secrets)
         self._widget = None
         self._index = None
         self._index_key = None
@@ -252,10 +254,14 @@ class LayerExplorer:
     def waste(self):
         return self.image.waste
 
+    def _shown(self, command: str) -> str:
+        return command if self.show_secrets else mask_command(command)
+
     @property
     def command(self) -> str:
+        """The selected step's command (secret-looking NAME=value assignments masked)."""
         steps = self.image.steps
-        return steps[self.step].created_by if steps else ""
+        return self._shown(steps[self.step].created_by) if steps else ""
 
     def _records(self):
         layer = self.layer
@@ -346,7 +352,7 @@ class LayerExplorer:
         hidden = img.hidden_bytes_by_layer()
         rows = []
         for s in img.steps:
-            row = {"step": s.index, "layer": s.layer, "empty": s.empty, "cmd": short_command(s.created_by),
+            row = {"step": s.index, "layer": s.layer, "empty": s.empty, "cmd": short_command(self._shown(s.created_by)),
                    "size": 0, "added": 0, "modified": 0, "removed": 0, "hidden": 0}
             if s.layer is not None:
                 counts = img.change_counts(s.layer)
@@ -420,8 +426,9 @@ class LayerExplorer:
 def layers(source, **kw) -> LayerExplorer:
     """A LayerExplorer over an Image or anything dockerviz.analyze accepts.
 
-    Keywords step, layer, scope, path_filter, min_size, sort go to the
-    explorer; the others (cache, path, progress, client) to analyze().
+    Keywords step, layer, scope, path_filter, min_size, sort, show_secrets go
+    to the explorer; the others (cache, path, progress, client) to analyze().
     """
-    view_kw = {k: kw.pop(k) for k in ("step", "layer", "scope", "path_filter", "min_size", "sort") if k in kw}
+    view_kw = {k: kw.pop(k) for k in ("step", "layer", "scope", "path_filter", "min_size", "sort", "show_secrets")
+               if k in kw}
     return LayerExplorer(resolve_image(source, **kw), **view_kw)

@@ -113,7 +113,7 @@ def explorer_html(explorer) -> str:
     biggest = max([s["size"] for s in steps] + [1])
     rows = []
     for s in steps:
-        full = img.steps[s["step"]].created_by
+        full = explorer._shown(img.steps[s["step"]].created_by)
         width = int(120 * s["size"] / biggest)
         cmd = esc(s["cmd"])
         if full and short_command(full) != full:

@@ -42,7 +42,9 @@ class JupyterServer:
         self.base = f"http://127.0.0.1:{port}"
 
     def lab_url(self, notebook: str) -> str:
-        return f"{self.base}/lab/tree/{notebook}"
+        """The notebook alone in a workspace of its own (a shared one would reopen earlier tabs)."""
+        workspace = "".join(c if c.isalnum() else "-" for c in notebook)
+        return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}"
 
     def notebook_url(self, notebook: str) -> str:
         return f"{self.base}/notebooks/{notebook}"
@@ -59,6 +61,18 @@ class JupyterServer:
         }
         (self.root / name).write_text(json.dumps(nb), encoding="utf-8")
         return name
+
+    def shutdown_kernels(self) -> None:
+        """End every session (and its kernel) of this server."""
+        try:
+            with urllib.request.urlopen(f"{self.base}/api/sessions", timeout=10) as r:
+                sessions = json.load(r)
+        except (urllib.error.URLError, OSError, ValueError):
+            return
+        for session in sessions:
+            req = urllib.request.Request(f"{self.base}/api/sessions/{session['id']}", method="DELETE")
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                urllib.request.urlopen(req, timeout=10).close()
 
     def log(self) -> str:
         try:
@@ -88,6 +102,8 @@ def _settings(root: Path) -> Path:
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                             "checkForUpdates": False},
         "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"theme": "JupyterLab Light"},
+        # with kernels of other notebooks running, Lab would otherwise ask which kernel to use
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
     }.items():
         path = settings / rel
         path.parent.mkdir(parents=True, exist_ok=True)

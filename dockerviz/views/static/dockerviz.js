@@ -455,7 +455,7 @@ function renderDiff(model, el) {
     [["Change"], ["Path"], ["Size in A", "num"], ["Size in B", "num"], ["Size change", "num"], ["Mode in A"], ["Mode in B"], ["What differs"]]);
   const filesSummary = h("summary", null, "Files");
   root.append(h("details", { class: "dvz-section", open: true }, filesSummary,
-    h("div", { class: "dvz-controls" }, labelled("Show", changeSelect), labelled("Path contains", pathInput),
+    h("div", { class: "dvz-controls" }, labelled("Kind of change", changeSelect), labelled("Path contains", pathInput),
       labelled("Sort by", sortSelect)),
     h("div", { class: "dvz-tree-box" }, filesTable),
     h("div", { class: "dvz-pager" }, prevBtn, " ", pageInfo, " ", nextBtn)));

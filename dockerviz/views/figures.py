@@ -17,10 +17,11 @@ _PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#
 
 
 def _bytes_axis(ax, axis="y") -> None:
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    fmt = FuncFormatter(lambda v, _pos: fmt_bytes(v))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_bytes(v)))
+    target.set_major_locator(MaxNLocator(nbins=5 if axis == "y" else 4))
 
 
 def layer_sizes(image, *, figsize=(8, 4)) -> Figure:
@@ -97,7 +98,7 @@ def waste_by_layer(image, *, figsize=(8, 3.5)) -> Figure:
     return fig
 
 
-def size_comparison(comparison, *, figsize=(6, 3)) -> Figure:
+def size_comparison(comparison, *, figsize=(7, 2.8)) -> Figure:
     """Total sizes of A and B side by side, split into shared layers and layers of their own."""
     s = comparison.summary()
     fig = Figure(figsize=figsize, layout="constrained")
@@ -112,7 +113,8 @@ def size_comparison(comparison, *, figsize=(6, 3)) -> Figure:
                     xytext=(3, 0), textcoords="offset points")
     ax.set_yticks([0, 1], [lbl if len(lbl) < 40 else lbl[:39] + "\u2026" for lbl in labels], fontsize=8)
     ax.invert_yaxis()
+    ax.set_xlim(0, max(s["size_a"], s["size_b"], 1) * 1.18)  # room for the totals
     _bytes_axis(ax, "x")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title("total size", fontsize=10)
     return fig

@@ -78,7 +78,7 @@ def _mark(change) -> str:
         return ""
     sym, word = CHANGE_MARK.get(change, ("?", str(change)))
     if change in ("shared", "only in A", "only in B"):
-        sym, word = {"shared": ("=", "shared"), "only in A": ("A", "only in A"), "only in B": ("B", "only in B")}[change]
+        sym, word = {"shared": ("=", "shared"), "only in A": ("A", "only"), "only in B": ("B", "only")}[change]
     return f'<span class="mark {esc(str(change).replace(" ", "-"))}">{esc(sym)} {esc(word)}</span>'
 
 

@@ -12,8 +12,8 @@ const MARK = {
   rewritten: ["\u21bb", "rewritten"],
   same: ["=", "same"],
   shared: ["=", "shared"],
-  "only in A": ["A", "only in A"],
-  "only in B": ["B", "only in B"],
+  "only in A": ["A", "only"],
+  "only in B": ["B", "only"],
 };
 
 function h(tag, attrs, ...children) {

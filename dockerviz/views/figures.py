@@ -45,7 +45,7 @@ def layer_sizes(image, *, figsize=(8, 4)) -> Figure:
     _bytes_axis(ax)
     ax.set_title(f"{image.name}: layer sizes, stacked and cumulative", fontsize=10)
     if 0 < n <= 10:
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

@@ -32,6 +32,7 @@ table { border-collapse: collapse; margin: 6px 0; }
 th { text-align: left; border-bottom: 2px solid var(--border); padding: 2px 8px; }
 td { border-bottom: 1px solid var(--border); padding: 1px 8px; vertical-align: top; }
 td.num, th.num { text-align: right; white-space: nowrap; }
+td.mono { overflow-wrap: anywhere; max-width: 60em; }
 .badge { display: inline-block; border: 1px solid var(--border); background: var(--alt); border-radius: 4px;
   padding: 2px 8px; margin: 2px 4px 2px 0; }
 .bar { display: inline-block; height: 8px; background: var(--accent); vertical-align: middle; margin-right: 6px; }

@@ -46,6 +46,10 @@ class JupyterServer:
         workspace = "".join(c if c.isalnum() else "-" for c in notebook)
         return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}"
 
+    def tree_url(self) -> str:
+        """Notebook 7's file browser."""
+        return f"{self.base}/tree"
+
     def notebook_url(self, notebook: str) -> str:
         return f"{self.base}/notebooks/{notebook}"
 

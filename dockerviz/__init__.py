@@ -40,6 +40,10 @@ _LAZY = {
     "load_container": ("dockerviz.containers.api", "load_container"),
     "load_monitor": ("dockerviz.containers.api", "load_monitor"),
     "cleanup": ("dockerviz.containers.lifecycle", "cleanup"),
+    "layers": ("dockerviz.views.api", "layers"),
+    "compare": ("dockerviz.views.api", "compare"),
+    "LayerExplorer": ("dockerviz.views.api", "LayerExplorer"),
+    "ImageDiff": ("dockerviz.views.api", "ImageDiff"),
 }
 
 
@@ -59,6 +63,6 @@ def __dir__():
 
 __all__ = [
     "analyze", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
-    "load_container", "load_monitor", "cleanup", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
+    "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "BuildError",
 ]

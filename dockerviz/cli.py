@@ -9,14 +9,7 @@ import sys
 import time
 
 from .errors import DockervizError
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
+from .humanize import fmt_bytes as _human
 
 
 class _StderrProgress:

@@ -9,29 +9,11 @@ print nothing.
 
 from __future__ import annotations
 
-import sys
 import time
+from .humanize import fmt_bytes as _human
+from .humanize import in_kernel as _in_kernel
 
 SHOW_AFTER = 1.0  # seconds
-
-
-def _in_kernel() -> bool:
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def describe(p) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 
 from ..errors import BuildError
 from . import history
 from .context import prepare
 from .result import BuildResult
 from .runner import BUILDERS, BuildJob
+from ..humanize import in_kernel as _in_kernel
 
 # How often a blocking build() wakes up to notice a KeyboardInterrupt.
 _WAIT_SLICE = 0.2
@@ -81,16 +81,6 @@ def _tags(tag):
         if not isinstance(t, str) or not t or any(c.isspace() for c in t):
             raise BuildError(f"Invalid image tag {t!r}: expected a name like 'myapp' or 'myapp:1.0'.")
     return tags
-
-
-def _in_kernel() -> bool:
-    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
-        return False
-    try:
-        ip = sys.modules["IPython"].get_ipython()
-    except Exception:
-        return False
-    return ip is not None and getattr(ip, "kernel", None) is not None
 
 
 def _show_live(result, wait):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from ..humanize import fmt_bytes  # noqa: F401  (re-exported for the views)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -36,20 +37,6 @@ def esc(value) -> str:
 def strip_ansi(text: str) -> str:
     """Drop ANSI escape sequences and control characters other than tab/newline/CR."""
     return _CTRL_RE.sub("", _ANSI_RE.sub("", text))
-
-
-def fmt_bytes(n) -> str:
-    if n is None:
-        return ""
-    try:
-        n = float(n)
-    except (TypeError, ValueError):
-        return ""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} TB"
 
 
 def fmt_seconds(s) -> str:

@@ -94,7 +94,7 @@ def translated(what: str = "", *, kind: str = "image"):
         yield
     except DockervizError:
         raise
-    except NotFound as exc:
+    except NotFound:
         if kind == "container":
             raise ContainerNotFoundError(
                 f"No container {what!r} in the daemon at {describe_host()}. "

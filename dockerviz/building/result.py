@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 STEP_COLUMNS = ["step", "instruction", "cached", "started", "seconds", "layer_id", "layer_size", "status"]
 

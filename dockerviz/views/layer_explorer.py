@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..model import entries as E
 from ..model.diff import mask_command
 from ..model.merge import merge
-from ._common import STATIC, display_name, mode_string, resolve_image, short_command, widget_bundle
+from ._common import display_name, mode_string, resolve_image, short_command, widget_bundle
 
 SCOPES = ("layer", "cumulative")
 SORTS = ("name", "size")
@@ -309,8 +309,6 @@ class LayerExplorer:
 
     def children(self, path: str = "/"):
         """The rows of one directory of the tree, in the current sort, as a DataFrame."""
-        import pandas as pd
-
         index = self.index
         nid = self._node_id(path)
         return self._frame([self._flat_row(index, k) for k in index.children(nid, self.sort)])
@@ -334,8 +332,6 @@ class LayerExplorer:
     @property
     def entries(self):
         """Every entry the tree holds under the current filters (implied directories included), by path."""
-        import pandas as pd
-
         index = self.index
         rows = [self._flat_row(index, nid) for nid in range(1, len(index.nodes))]
         rows.sort(key=lambda r: r[0])

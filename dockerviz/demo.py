@@ -107,6 +107,19 @@ def read_manifest() -> dict:
         raise DockervizError(f"{MANIFEST} is unreadable ({exc}); re-record with `python -m dockerviz.demo record`.")
 
 
+def recorded_at(manifest: dict | None = None) -> str:
+    """When the recordings were made ("2026-11-26 15:57 UTC")."""
+    ts = (read_manifest() if manifest is None else manifest).get("recorded_at")
+    return _utc(ts) if ts else "at an unknown date"
+
+
+def recorded_on(manifest: dict | None = None) -> str:
+    """On what engine the recordings were made."""
+    e = (read_manifest() if manifest is None else manifest).get("engine") or {}
+    return (f"Docker Engine {e.get('version', '?')} "
+            f"(API {e.get('api_version', '?')}, {e.get('os', '?')}/{e.get('arch', '?')})")
+
+
 def _utc(ts: float) -> str:
     return _dt.datetime.fromtimestamp(float(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -431,13 +444,11 @@ class Demo:
 
     @property
     def recorded_at(self) -> str:
-        ts = self.manifest.get("recorded_at")
-        return _utc(ts) if ts else "an unknown date"
+        return recorded_at(self.manifest)
 
     @property
     def recorded_on(self) -> str:
-        e = self.manifest.get("engine") or {}
-        return f"Docker Engine {e.get('version', '?')} (API {e.get('api_version', '?')}, {e.get('os', '?')}/{e.get('arch', '?')})"
+        return recorded_on(self.manifest)
 
     @property
     def note(self) -> str:
@@ -722,11 +733,11 @@ class Demo:
             mon.save(self._path(key))
         return mon
 
-    def cleanup(self) -> list[str]:
-        """Remove every container this demo created (live); returns their names."""
+    def cleanup(self) -> None:
+        """Remove every container this demo created (live) and say which."""
         if not self.live:
             print("Offline: the recorded containers were removed when they were recorded; nothing to do.")
-            return []
+            return
         removed = []
         for view in self.views:
             if view.state != "removed":
@@ -736,7 +747,6 @@ class Demo:
             view.close()
         self.views.clear()
         print(f"Removed {len(removed)} container(s): {', '.join(removed) or 'none left'}.")
-        return removed
 
 
 # ---- recording ----------------------------------------------------------------------------------

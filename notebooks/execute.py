@@ -132,7 +132,12 @@ def main(argv=None) -> int:
     with offline_environment():
         for path in notebooks(args.notebooks):
             started = time.monotonic()
-            fresh = execute(path)
+            try:
+                fresh = execute(path)
+            except Exception as exc:  # a failing cell: report it, go on with the others
+                failed.append(f"{path.name} did not run to the end:\n{str(exc)[-6000:]}")
+                print(f"{path.name}: FAILED ({time.monotonic() - started:.1f} s)", flush=True)
+                continue
             took = time.monotonic() - started
             if args.check:
                 problems = compare(nbformat.read(path, as_version=4), fresh, rules, path.name)
@@ -144,7 +149,8 @@ def main(argv=None) -> int:
     for p in failed:
         print("\n" + p)
     if failed:
-        print("\nThe stored outputs are out of date: run `python notebooks/execute.py` and commit the notebooks.")
+        if args.check:
+            print("\nIf the differences are expected, run `python notebooks/execute.py` and commit the notebooks.")
         return 1
     return 0
 

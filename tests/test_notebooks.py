@@ -163,3 +163,49 @@ def test_recordings_stay_small():
 
     recordings = sum(f.stat().st_size for f in RECORDINGS.rglob("*") if f.is_file())
     assert recordings + SAMPLE_ARCHIVE.stat().st_size < 2.5e6
+
+
+# ---- dockerviz tour --------------------------------------------------------------------------
+
+
+def _tour(args, env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dockerviz.tour", *args], cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+
+
+def test_tour_offline_prepares_a_workspace_and_opens_the_tour_notebook(offline_env, tmp_path):
+    env = _clean_env(offline_env)
+    proc = _tour(["--dir", str(tmp_path / "tour"), "--dry-run", "--no-browser", "--port", "8765"], env)
+    assert proc.returncode == 0, proc.stdout
+    assert "OFFLINE" in proc.stdout and "recorded" in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "tour").glob("*.ipynb")) == NAMES
+    last = proc.stdout.strip().splitlines()[-1]
+    assert "jupyterlab" in last and "--LabApp.default_url=/lab/tree/01-images-and-containers.ipynb" in last
+    assert "--no-browser" in last and "--ServerApp.port=8765" in last
+    # a second run keeps the user's edits; --fresh replaces them
+    mine = tmp_path / "tour" / NAMES[0]
+    mine.write_text(mine.read_text().replace("Images and containers: a tour", "My notes"))
+    assert _tour(["--dir", str(tmp_path / "tour"), "--dry-run"], env).returncode == 0
+    assert "My notes" in mine.read_text()
+    assert _tour(["--dir", str(tmp_path / "tour"), "--dry-run", "--fresh"], env).returncode == 0
+    assert "My notes" not in mine.read_text()
+
+
+def test_tour_live_is_refused_without_a_daemon(offline_env, tmp_path):
+    proc = _tour(["--dir", str(tmp_path / "tour"), "--live", "--dry-run"], _clean_env(offline_env))
+    assert proc.returncode == 2 and "needs a Docker daemon" in proc.stdout
+
+
+def test_tour_runs_in_the_terminal_offline(offline_env, tmp_path):
+    proc = _tour(["--dir", str(tmp_path / "tour"), "--run"], _clean_env(offline_env))
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "FAILED" not in proc.stdout and "cell 18/18 ok" in proc.stdout
+    assert "image id unchanged: True" in proc.stdout
+
+
+def test_tour_live_mode_is_chosen_when_a_daemon_answers(docker_engine, docker_client, tmp_path):
+    env = _clean_env(os.environ)
+    if docker_engine.base_url:
+        env["DOCKER_HOST"] = docker_engine.base_url
+    proc = _tour(["--dir", str(tmp_path / "tour"), "--dry-run"], env)
+    assert proc.returncode == 0 and "LIVE" in proc.stdout, proc.stdout

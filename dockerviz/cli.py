@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a.set_defaults(func=_analyze)
+
+    from .tour import register as register_tour
+
+    register_tour(sub)
     return parser
 
 

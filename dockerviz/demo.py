@@ -44,6 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .humanize import in_kernel as _in_kernel
 from .errors import BuildError, DaemonUnavailableError, DockervizError
 
 __all__ = [
@@ -122,17 +123,6 @@ def recorded_on(manifest: dict | None = None) -> str:
 
 def _utc(ts: float) -> str:
     return _dt.datetime.fromtimestamp(float(ts), _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _in_kernel() -> bool:
-    ip = sys.modules.get("IPython")
-    if ip is None or "ipykernel" not in sys.modules:
-        return False
-    try:
-        shell = ip.get_ipython()
-    except Exception:
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _display(obj) -> None:

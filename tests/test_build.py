@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,8 @@ import pytest
 import dockerviz.building as dvb
 from dockerviz.building import history
 from dockerviz.errors import BuildError, DockervizError
+from support import browser as B
+from support.jupyter import jupyter_server
 
 BUSYBOX = "/bin/busybox"
 TAG = "dockerviz-test/build-"
@@ -493,113 +494,60 @@ except BuildError as exc:
 '''
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def jupyter_lab(tmp_path):
-    """A JupyterLab server on a free port in tmp_path, whose kernels import this checkout."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    missing = []
-    if not os.path.exists(chromium):
-        missing.append("chromium")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("playwright")
-    if shutil.which("jupyter") is None:
-        missing.append("jupyter")
-    if missing:
-        msg = f"browser test needs {', '.join(missing)}"
-        if _in_ci():
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    import signal
-    import urllib.request
+def jupyter_lab(daemon, tmp_path):
+    """The shared JupyterLab server (tests/support/jupyter.py) in tmp_path/lab; its kernels import this
+    checkout and inherit the environment naming the daemon (hence started after `daemon`)."""
+    B.require_browser()
+    with jupyter_server(tmp_path / "lab") as server:
+        yield server
 
-    port = _free_port()
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
-    log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen(
-        ["jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-         "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
-         "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={tmp_path}"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2).read()
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError("jupyter lab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
-                time.sleep(0.3)
-        yield {"url": f"http://127.0.0.1:{port}", "dir": tmp_path, "chromium": chromium}
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except Exception:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except Exception:
-                pass
-            proc.wait()
-        log.close()
+
+def _run_cells(page, count):
+    """Run the notebook's first `count` cells. The first (sys.path set-up, harmless to repeat) is run
+    again until it shows an execution count: a cell run while the kernel session is still being set
+    up is dropped without a trace."""
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
+    first = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
+    for _attempt in range(10):
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and not any(c in first.inner_text() for c in "0123456789"):
+            page.wait_for_timeout(200)
+        if any(c in first.inner_text() for c in "0123456789"):
+            break
+    for _ in range(count - 1):
+        page.keyboard.press("Shift+Enter")
 
 
 @pytest.mark.browser
 def test_view_in_browser_shows_steps_and_failing_step(ctx, daemon, jupyter_lab):
-    import json
-
-    from playwright.sync_api import sync_playwright
-
     path = ctx(f"RUN echo step-four-{token()}\nRUN echo 'about to fail' && exit 7\n")
-    nb = {
-        "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-                   "source": NOTEBOOK_CELL.format(ctx=path)}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }
-    (jupyter_lab["dir"] / "build.ipynb").write_text(json.dumps(nb))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=jupyter_lab["chromium"], args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    nb = jupyter_lab.write_notebook("build.ipynb", [NOTEBOOK_CELL.format(ctx=path)])
+    with B.chromium() as browser:
+        page = browser.new_page()
+        page.goto(jupyter_lab.lab_url(nb))
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        _run_cells(page, 2)
         try:
-            page = browser.new_page()
-            page.goto(f"{jupyter_lab['url']}/lab/tree/build.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            # the kernel must be connected and idle, or the execute request is dropped
-            page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=60_000)
-            page.click(".jp-Cell .jp-InputArea-editor")
-            page.keyboard.press("Shift+Enter")
-            try:
-                view = page.wait_for_selector(".jp-OutputArea-output .dockerviz-build", timeout=60_000)
-            except Exception:
-                page.screenshot(path=str(jupyter_lab["dir"] / "failure.png"))
-                raise AssertionError("no build view; the notebook shows:\n" + page.inner_text(".jp-Notebook")
-                                     + "\nserver log:\n" + (jupyter_lab["dir"] / "lab.log").read_text()[-3000:])
-            page.wait_for_function(
-                "() => { const v = document.querySelector('.dockerviz-build');"
-                " return v && v.innerText.includes('Build failed'); }", timeout=60_000)
-            view.screenshot(path=str(jupyter_lab["dir"] / "view.png"))  # kept with the test's tmp files
-            text = view.inner_text()
-            assert "Failed at step 5 of 5" in text
-            assert "RUN echo 'about to fail' && exit 7" in text
-            assert "FAILED" in text and "exit code 7" in text
-            assert "COPY busybox /bin/busybox" in text  # the earlier steps are listed too
-            assert "about to fail" in text  # the log
-            assert page.locator(".dockerviz-build .dvb-row-failed").count() == 1
-            assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
-            page.wait_for_function(
-                "() => document.querySelector('.jp-Notebook').innerText.includes('BuildError at step 5')",
-                timeout=30_000)
-        finally:
-            browser.close()
+            view = page.wait_for_selector(".jp-OutputArea-output .dockerviz-build", timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(jupyter_lab.root / "failure.png"))
+            raise AssertionError("no build view; the notebook shows:\n" + page.inner_text(".jp-Notebook")
+                                 + "\nserver log:\n" + jupyter_lab.log()[-3000:])
+        page.wait_for_function(
+            "() => { const v = document.querySelector('.dockerviz-build');"
+            " return v && v.innerText.includes('Build failed'); }", timeout=60_000)
+        view.screenshot(path=str(jupyter_lab.root / "view.png"))  # kept with the test's tmp files
+        text = view.inner_text()
+        assert "Failed at step 5 of 5" in text
+        assert "RUN echo 'about to fail' && exit 7" in text
+        assert "FAILED" in text and "exit code 7" in text
+        assert "COPY busybox /bin/busybox" in text  # the earlier steps are listed too
+        assert "about to fail" in text  # the log
+        assert page.locator(".dockerviz-build .dvb-row-failed").count() == 1
+        assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
+        page.wait_for_function(
+            "() => document.querySelector('.jp-Notebook').innerText.includes('BuildError at step 5')",
+            timeout=30_000)

@@ -180,13 +180,13 @@ def test_cache_hits_on_second_run(ctx, builder, built, no_thread_left, daemon):
 def test_inline_dockerfile(ctx, builder, built, no_thread_left):
     path = ctx("RUN false\n")  # the Dockerfile on disk would fail: the inline text must win
     t = token()
-    text = HEAD + f"COPY . /ctx\nRUN ls -a /ctx && echo inline-ok-{t}\n"
+    # BuildKit would copy the generated Dockerfile with the whole context (see the tests further down)
+    copy = "COPY . /ctx" if builder == "classic" else "COPY busybox /ctx/"
+    text = HEAD + f"{copy}\nRUN ls -a /ctx && echo inline-ok-{t}\n"
     r = track(built, dvb.build(path, dockerfile=text, builder=builder, network_mode="none"))
     assert r.succeeded and f"inline-ok-{t}" in r.log
-    assert r.dockerfile == "<inline>"
-    # the generated Dockerfile is not part of what COPY sees (it is in the tar's .dockerignore)
-    if builder == "classic":
-        assert ".dockerviz-Dockerfile" not in r.log
+    assert r.dockerfile == "<inline>" and r.builder == builder
+    assert ".dockerviz-Dockerfile" not in r.log
 
 
 def test_dockerfile_path_outside_context(ctx, builder, built, tmp_path_factory, no_thread_left):
@@ -340,6 +340,121 @@ def test_dockerignore_is_honoured(ctx, builder, built, no_thread_left):
     err = expect_failure(None, context=path, builder=builder, nocache=True)
     assert err.step == (4 if builder == "classic" else 3)
     assert "secret.txt" in str(err)
+
+
+# ------------------------------------------------ what `COPY . /ctx/` puts in the image
+
+def _ctx_dir(tmp_path, dockerignore=None, dockerfile="FROM scratch\nCOPY . /ctx/\n"):
+    """A small context: kept.txt, secret.txt, notes.md, out/big.bin, and optionally a Dockerfile and .dockerignore."""
+    (tmp_path / "out").mkdir()
+    for name in ["kept.txt", "secret.txt", "notes.md", "out/big.bin"]:
+        (tmp_path / name).write_text(name)
+    if dockerfile is not None:
+        (tmp_path / "Dockerfile").write_text(dockerfile)
+    if dockerignore is not None:
+        (tmp_path / ".dockerignore").write_text(dockerignore)
+    return str(tmp_path)
+
+
+def _image_ctx(built, **kw):
+    """Build; the paths under /ctx of the image (relative), and the result."""
+    import dockerviz
+
+    r = track(built, dvb.build(network_mode="none", **kw))
+    assert r.succeeded
+    files = dockerviz.analyze(r.image_id, cache=False).files
+    names = {p[len("/ctx/"):] for p in files["path"] if str(p).startswith("/ctx/")}
+    return names, r
+
+
+IGNORE = "# build noise\nsecret.txt\nout\n*.md\n"
+
+
+def test_dockerignore_keeps_files_out_of_the_image(tmp_path, builder, built, no_thread_left):
+    # .dockerignore lists itself, not the Dockerfile: the Dockerfile is copied, as with `docker build`
+    path = _ctx_dir(tmp_path, IGNORE + ".dockerignore\n")
+    names, r = _image_ctx(built, context=path, builder=builder)
+    assert r.builder == builder
+    assert names == {"kept.txt", "Dockerfile"}
+
+
+def test_dockerignore_not_listing_itself_is_copied(tmp_path, builder, built, no_thread_left):
+    path = _ctx_dir(tmp_path, IGNORE)
+    names, r = _image_ctx(built, context=path, builder=builder)
+    assert names == {"kept.txt", "Dockerfile", ".dockerignore"}
+
+
+def test_dockerignore_listing_the_dockerfile_and_itself(tmp_path, built, buildkit_works, no_thread_left):
+    path = _ctx_dir(tmp_path, IGNORE + "Dockerfile\n.dockerignore\n")
+    names, r = _image_ctx(built, context=path, builder="classic")
+    assert names == {"kept.txt"}
+    # BuildKit without a session reads the Dockerfile from the uploaded context and
+    # would copy it: "auto" builds with the classic builder, "buildkit" refuses
+    names, r = _image_ctx(built, context=path, builder="auto")
+    assert names == {"kept.txt"} and r.builder == "classic"
+    if buildkit_works:
+        assert "Using the classic builder" in r.log and "step 2 (COPY . /ctx/)" in r.log
+    with pytest.raises(BuildError) as ei:
+        dvb.build(path, builder="buildkit", network_mode="none")
+    assert "builder='buildkit' cannot keep the Dockerfile out" in str(ei.value)
+    assert "COPY . /ctx/" in str(ei.value)
+    # copying named files leaves the Dockerfile unreachable: BuildKit is fine then
+    if buildkit_works:
+        (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY kept.txt /ctx/\n")
+        names, r = _image_ctx(built, context=path, builder="buildkit")
+        assert names == {"kept.txt"} and r.builder == "buildkit"
+        names, r = _image_ctx(built, context=path, builder="auto")
+        assert names == {"kept.txt"} and r.builder == "buildkit"
+
+
+@pytest.mark.parametrize("where", ["inline", "outside"])
+def test_inline_or_outside_dockerfile_never_reaches_the_image(tmp_path_factory, where, built, buildkit_works,
+                                                               no_thread_left):
+    copy_all = "FROM scratch\nCOPY . /ctx/\n"
+    copy_named = "FROM scratch\nCOPY kept.txt notes.md /ctx/\n"
+    root = tmp_path_factory.mktemp("c")
+    # a Dockerfile on disk that .dockerignore lists is left out too, though it is not the one used
+    path = _ctx_dir(root, IGNORE + "Dockerfile\n", dockerfile="FROM scratch\nRUN false\n")
+
+    def dockerfile(text):
+        if where == "inline":
+            return text
+        f = tmp_path_factory.mktemp("df") / "Build.dockerfile"
+        f.write_text(text)
+        return str(f)
+
+    names, r = _image_ctx(built, context=path, dockerfile=dockerfile(copy_all), builder="classic")
+    assert names == {"kept.txt", ".dockerignore"}  # the user's .dockerignore does not list itself
+    names, r = _image_ctx(built, context=path, dockerfile=dockerfile(copy_all), builder="auto")
+    assert names == {"kept.txt", ".dockerignore"} and r.builder == "classic"
+    with pytest.raises(BuildError):
+        dvb.build(path, dockerfile=dockerfile(copy_all), builder="buildkit", network_mode="none")
+    # without a .dockerignore nothing but the context's files is copied
+    os.remove(os.path.join(path, ".dockerignore"))
+    names, r = _image_ctx(built, context=path, dockerfile=dockerfile(copy_all), builder="classic")
+    assert names == {"kept.txt", "secret.txt", "notes.md", "out", "out/big.bin", "Dockerfile"}
+    if buildkit_works:
+        names, r = _image_ctx(built, context=path, dockerfile=dockerfile(copy_named), builder="buildkit")
+        assert names == {"kept.txt", "notes.md"} and r.builder == "buildkit"
+
+
+def test_which_instructions_reach_the_dockerfile():
+    from dockerviz.building.context import context_reach, parse_instructions
+
+    def reach(text, name=".dockerviz-Dockerfile-0"):
+        ins = context_reach(parse_instructions("FROM scratch\n" + text), name)
+        return ins.text if ins else None
+
+    assert reach("COPY . /ctx/") == "COPY . /ctx/"
+    assert reach("COPY --chown=1:1 ./ /ctx/")
+    assert reach('ADD ["a", "/", "/x/"]')
+    assert reach("COPY .dockerviz-* /x/") and reach("COPY * /x/") and reach("COPY $SRC /x/")
+    assert reach("RUN --mount=target=/src cp -r /src /x") and reach("RUN --mount=type=bind,target=/s true")
+    assert reach("COPY kept.txt notes.md /ctx/") is None
+    assert reach("COPY --from=base / /x/") is None and reach("RUN --mount=type=cache,target=/c true") is None
+    assert reach("ADD https://example.com/a.tgz /x/") is None and reach("COPY <<EOF /x\nhi\nEOF") is None
+    assert reach("COPY docker /x/", "docker/Dockerfile") and reach("COPY docker/Dockerfile /x/", "docker/Dockerfile")
+    assert reach("COPY dock /x/", "docker/Dockerfile") is None
 
 
 def test_unknown_target(ctx, builder, no_thread_left):

@@ -7,7 +7,7 @@ from ..errors import BuildError
 from . import history
 from .context import prepare
 from .result import BuildResult
-from .runner import BUILDERS, BuildJob
+from .runner import BUILDERS, BuildJob, buildkit_conflict_message
 from ..humanize import in_kernel as _in_kernel
 
 # How often a blocking build() wakes up to notice a KeyboardInterrupt.
@@ -36,7 +36,10 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
         raise BuildError("buildargs must be a dict of NAME -> value.")
     if labels is not None and not isinstance(labels, dict):
         raise BuildError("labels must be a dict of name -> value.")
-    ctx = prepare(context, dockerfile)
+    ctx = prepare(context, dockerfile, builder=builder)
+    if builder == "buildkit" and ctx.buildkit_conflict:
+        ctx.close()
+        raise BuildError(buildkit_conflict_message(ctx.buildkit_conflict))
     result = BuildResult(context=ctx.root, dockerfile=ctx.dockerfile_path or "<inline>", tags=tags,
                          target=target, buildargs=buildargs)
     result.requested_builder = builder

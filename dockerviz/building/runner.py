@@ -35,6 +35,13 @@ _NO_BUILDKIT = (
 )
 
 
+def buildkit_conflict_message(conflict: str) -> str:
+    return (f"builder='buildkit' cannot keep the Dockerfile out of this image: {conflict}. "
+            "Use builder='auto' or 'classic' (the classic builder leaves it out), copy named files "
+            "instead of the whole context, or keep the Dockerfile in the context without listing it "
+            "in .dockerignore.")
+
+
 class _Dispatch:
     """Picks the parser from the messages themselves: a daemon asked for BuildKit
     that answers the classic way (podman, old engines) is parsed as classic."""
@@ -142,6 +149,12 @@ class BuildJob:
             order = {"classic": ["1"], "buildkit": ["2"], "auto": ["2", "1"]}[self.builder]
             if self.builder == "auto" and not _buildkit_likely(client):
                 order = ["1"]
+            conflict = self.ctx.buildkit_conflict
+            if "2" in order and conflict:
+                if self.builder == "buildkit":
+                    raise BuildError(buildkit_conflict_message(conflict))
+                order = ["1"]
+                r._log_text(f"Using the classic builder: {conflict}.\n", when=time.time())
             for i, version in enumerate(order):
                 last = i == len(order) - 1
                 outcome = self._attempt(client, version, allow_fallback=not last)
@@ -180,12 +193,12 @@ class BuildJob:
         """One POST /build. Returns "fallback" when BuildKit turned out unavailable before any step ran."""
         r = self.result
         api = client.api
-        self.ctx.fileobj.seek(0)
+        fileobj = self.ctx.tar("buildkit" if version == "2" else "classic")
         params = build_params(version=version, dockerfile_name=self.ctx.dockerfile_name, **self.kw)
         headers = {"Content-Type": "application/x-tar"}
         dispatch = _Dispatch(r, "buildkit" if version == "2" else "classic")
         try:
-            resp = api._post(api._url("/build"), params=params, data=self.ctx.fileobj, headers=headers,
+            resp = api._post(api._url("/build"), params=params, data=fileobj, headers=headers,
                              stream=True)
         except Exception as exc:
             if self._cancel.is_set():

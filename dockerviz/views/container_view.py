@@ -8,6 +8,8 @@ stream), never a guess.
 
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as w
 
 from ..errors import DockervizError
@@ -143,6 +145,7 @@ class ContainerWidget(w.VBox):
 
     def __init__(self, view):
         self.view = view
+        self._sync_lock = threading.RLock()
         self.header = w.HTML()
         self.message = w.HTML()
         self.buttons = {}
@@ -193,15 +196,23 @@ class ContainerWidget(w.VBox):
             self.sync()
 
     def sync(self) -> None:
-        """Redraw from the view's last daemon reading."""
-        view = self.view
-        self.header.value = header_html(view)
-        allowed = view.allowed_actions()
-        for action, b in self.buttons.items():
-            b.disabled = action not in allowed
-        self.measure.disabled = view.state == "removed" and not view.recorded
-        if view.last_error and not self.message.value:
-            self.message.value = f'<span style="color:{ERR}">{esc(view.last_error)}</span>'
+        """Redraw from the view's last daemon reading.
+
+        Called from the kernel thread (button clicks) and the events thread;
+        the lock keeps one redraw whole, and each widget's changes go out in
+        one message so the page never shows a header and buttons that disagree.
+        """
+        with self._sync_lock:
+            view = self.view
+            allowed = view.allowed_actions()
+            with self.header.hold_sync():
+                self.header.value = header_html(view)
+            for action, b in self.buttons.items():
+                with b.hold_sync():
+                    b.disabled = action not in allowed
+            self.measure.disabled = (view.state == "removed" and not view.recorded) or view.recorded
+            if view.last_error and not self.message.value:
+                self.message.value = f'<span style="color:{ERR}">{esc(view.last_error)}</span>'
 
     def show_image_panel(self) -> None:
         view = self.view

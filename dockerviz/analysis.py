@@ -85,10 +85,13 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
                 done[ref.diff_id] = content
                 tracker.update(layers=1, nbytes=ref.size_hint or 0)
 
-        def finished(ref, content):
+        def finished(ref, content, encoded=None):
             done[ref.diff_id] = content
             if cache:
-                cache.put(ref.diff_id, content)
+                if encoded is not None and getattr(cache, "put_encoded_ok", False):
+                    cache.put(ref.diff_id, content, encoded=encoded)
+                else:
+                    cache.put(ref.diff_id, content)
             tracker.update(layers=1, nbytes=ref.size_hint or 0)
 
         _read_layers(missing, finished)
@@ -123,14 +126,28 @@ def _can_fork(refs) -> bool:
         return False
     if threading.active_count() > 1:  # forking a threaded process (a kernel) is not safe
         return False
-    try:
-        if os.getloadavg()[0] > (os.cpu_count() or 1) - 0.5:
-            return False  # no idle core: a second process would only compete with the first
-    except OSError:
-        pass
+    if not _idle_core():
+        return False  # a second process would only compete with the first
     if any(r.reader is not None and not getattr(r.reader, "fork_safe", False) for r in refs):
         return False  # e.g. a reader that would start `docker save`
     return sum(_cost(r) for r in refs) >= PARALLEL_MIN_COST
+
+
+def _idle_core() -> bool:
+    """Whether a core is free for a worker: the 1-minute load says so, or (as it lags a minute behind
+    processes that just ended) the number of tasks running right now does."""
+    cpus = os.cpu_count() or 1
+    try:
+        if os.getloadavg()[0] <= cpus - 0.5:
+            return True
+    except OSError:
+        return True
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return running - 1 <= cpus - 2  # besides this process
 
 
 def _read_layers(refs, finished) -> None:
@@ -190,17 +207,22 @@ def _read_layers(refs, finished) -> None:
             lens = struct.unpack_from(f"<{n}Q", data, 4)
             pos = 4 + 8 * n
             contents = []
+            blobs = []
             for ln in lens:
-                contents.append(decode_layer(data[pos: pos + ln]))
+                blob = data[pos: pos + ln]
+                contents.append(decode_layer(blob))
+                blobs.append(blob)
                 pos += ln
             if n != len(theirs) or pos != len(data):
                 contents = None
         except (struct.error, ValueError, IndexError, UnicodeError):
             contents = None
     if contents is None:
-        contents = [ref.read() for ref in theirs]
-    for ref, content in zip(theirs, contents):
-        finished(ref, content)
+        for ref in theirs:
+            finished(ref, ref.read())
+        return
+    for ref, content, blob in zip(theirs, contents, blobs):
+        finished(ref, content, blob)
 
 
 # -- the dive-compatible accounting of a known set of layers --------------------------

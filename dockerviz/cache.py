@@ -29,6 +29,7 @@ import struct
 import tempfile
 import zlib
 from array import array
+from operator import attrgetter
 
 from .errors import CacheError
 from .model import entries as E
@@ -85,19 +86,25 @@ def _split(data: bytes, n: int) -> list:
     return out
 
 
+_path_of = attrgetter("path")
+_link_of = attrgetter("link")
+_kind_of = attrgetter("kind")
+_NUM_ATTRS = tuple(attrgetter(a) for a in ("size", "mode", "uid", "gid"))
+
+
 def encode_layer(content: LayerContent) -> bytes:
     entries = content.entries
     n = len(entries)
-    kinds = bytes(_KIND_CODE[e.kind] for e in entries)
+    kinds = bytes(map(_KIND_CODE.__getitem__, map(_kind_of, entries)))
     nums = array("q")
-    for attr in ("size", "mode", "uid", "gid"):
-        nums.extend(getattr(e, attr) for e in entries)
+    for get in _NUM_ATTRS:
+        nums.extend(map(get, entries))
     parts = [
         struct.pack("<IIIq", n, len(content.whiteouts), len(content.opaque_dirs), content.tar_bytes),
         kinds,
         nums.tobytes(),
     ]
-    blobs = [_join(e.path for e in entries), _join(e.link for e in entries), _join(content.whiteouts),
+    blobs = [_join(map(_path_of, entries)), _join(map(_link_of, entries)), _join(content.whiteouts),
              _join(content.opaque_dirs)]
     parts.append(struct.pack("<4Q", *(len(b) for b in blobs)))
     parts.extend(blobs)
@@ -171,6 +178,8 @@ class LayerCache:
         self.rejected = 0  # files found but not trusted (corrupt, foreign, other version)
         self._usable = True
 
+    put_encoded_ok = True  # put() takes encoded=encode_layer(content)
+
     def __bool__(self) -> bool:
         return True
 
@@ -241,8 +250,9 @@ class LayerCache:
         self.misses += 1
         return None
 
-    def put(self, diff_id: str, content: LayerContent) -> None:
-        self._write("layers", LAYER_MAGIC, diff_id, encode_layer(content))
+    def put(self, diff_id: str, content: LayerContent, *, encoded: bytes | None = None) -> None:
+        """Store a layer; `encoded`, when given, is encode_layer(content) already made."""
+        self._write("layers", LAYER_MAGIC, diff_id, encode_layer(content) if encoded is None else encoded)
 
     # images: what a warm run needs besides the layers
     def get_image(self, image_id: str) -> dict | None:

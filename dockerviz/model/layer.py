@@ -7,6 +7,7 @@ the unit the cache stores under the layer's diff id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import BinaryIO, Iterable
 
 from ..errors import ArchiveError, UnsafePathError
@@ -49,49 +50,88 @@ class LayerContent:
         return len(self.entries) + len(self.whiteouts) + len(self.opaque_dirs)
 
 
-def content_from_headers(headers: Iterable[th.TarHeader], *, what: str = "layer") -> LayerContent:
-    content = LayerContent()
-    by_path: dict[str, int] = {}
-    whiteouts: dict[str, None] = {}
-    opaque: dict[str, None] = {}
-    entries = content.entries
-    for h in headers:
-        content.tar_bytes += h.size
-        path = E.normalise(h.name, what=f"{what} member")
+class ContentBuilder:
+    """Collects the headers of one layer tar, in tar order, into a LayerContent.
+
+    Readers with a faster way to turn plain headers into entries append those
+    to `entries` themselves (clean paths only: no whiteout, no '.' or '..'
+    component, no repeated or leading slash) and send every other header
+    through `add`; `finish` applies tar's rule that the last copy of a
+    duplicated path wins (at the place of the first).
+    """
+
+    __slots__ = ("what", "entries", "whiteouts", "opaque", "tar_bytes")
+
+    def __init__(self, what: str = "layer"):
+        self.what = what
+        self.entries: list[E.Entry] = []
+        self.whiteouts: dict[str, None] = {}
+        self.opaque: dict[str, None] = {}
+        self.tar_bytes = 0
+
+    def add(self, h: th.TarHeader) -> None:
+        self.add_fields(h.name, h.typeflag, h.size, h.mode, h.uid, h.gid, h.linkname)
+
+    def add_fields(self, name: bytes, typeflag: bytes, size: int, mode: int, uid: int, gid: int,
+                   linkname: bytes) -> None:
+        what = self.what
+        self.tar_bytes += size
+        path = E.normalise(name, what=f"{what} member")
         if not path:
-            continue  # the root directory itself
+            return  # the root directory itself
         kind_of_name, target = E.split_whiteout(path)
         if kind_of_name == "whiteout":
-            whiteouts[target] = None
-            continue
+            self.whiteouts[target] = None
+            return
         if kind_of_name == "opaque":
-            opaque[target] = None
-            continue
+            self.opaque[target] = None
+            return
         if kind_of_name == "meta":
-            continue
-        kind = E.entry_type(h.typeflag)
+            return
+        kind = E.entry_type(typeflag)
         link = ""
-        size = h.size
         if kind == E.HARDLINK:
-            link = E.normalise(h.linkname, what=f"{what} hard link target")
+            link = E.normalise(linkname, what=f"{what} hard link target")
             if not link:
                 raise UnsafePathError(f"Hard link {E.display_path(path)!r} in a {what} points at the root directory.")
             size = 0
         elif kind == E.SYMLINK:
-            link = E.decode_name(h.linkname)  # verbatim, never followed
+            link = E.decode_name(linkname)  # verbatim, never followed
             size = 0
         elif kind in (E.DIR, E.OTHER):
             size = 0
-        entry = E.Entry(path, kind, size, h.mode, h.uid, h.gid, link)
-        prev = by_path.get(path)
-        if prev is None:
-            by_path[path] = len(entries)
-            entries.append(entry)
-        else:
-            entries[prev] = entry  # tar semantics: the last copy wins
-    content.whiteouts = list(whiteouts)
-    content.opaque_dirs = list(opaque)
-    return content
+        self.entries.append(E.Entry(path, kind, size, mode, uid, gid, link))
+
+    def finish(self) -> LayerContent:
+        content = LayerContent()
+        entries = self.entries
+        if len(set(map(_path_of, entries))) != len(entries):
+            by_path: dict[str, int] = {}
+            kept: list[E.Entry] = []
+            for entry in entries:
+                prev = by_path.get(entry.path)
+                if prev is None:
+                    by_path[entry.path] = len(kept)
+                    kept.append(entry)
+                else:
+                    kept[prev] = entry  # tar semantics: the last copy wins
+            entries = kept
+        content.entries = entries
+        content.whiteouts = list(self.whiteouts)
+        content.opaque_dirs = list(self.opaque)
+        content.tar_bytes = self.tar_bytes
+        return content
+
+
+_path_of = attrgetter("path")
+
+
+def content_from_headers(headers: Iterable[th.TarHeader], *, what: str = "layer") -> LayerContent:
+    builder = ContentBuilder(what)
+    add = builder.add
+    for h in headers:
+        add(h)
+    return builder.finish()
 
 
 def read_layer(fileobj: BinaryIO, *, what: str = "layer") -> LayerContent:

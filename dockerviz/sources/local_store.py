@@ -31,7 +31,7 @@ import re
 import zlib
 from binascii import a2b_base64 as _b64
 from itertools import repeat
-from operator import add, getitem, mul, sub
+from operator import add, getitem, mod, mul, neg, sub
 from urllib.parse import quote
 
 from ..errors import ArchiveError, DockervizError
@@ -479,6 +479,53 @@ def _gz_pieces(path: str, chunk: int = 1 << 12):
     yield tail + data
 
 
+def _plain_piece(found: list, keys: list, prev_pad: int, owners: dict, entries: list):
+    """Entries of a piece whose every header is plain, with a clean name, no prefix and no hard link.
+
+    Appends them and returns (the padding after the last member, the sum of
+    the size fields); None (nothing appended) when any header is otherwise.
+    """
+    names, owner_fields, size_fields, typeflags, links, _magics, prefixes = zip(*found)
+    n = len(names)
+    if prefixes.count(b"") != n:
+        return None
+    kinds = list(map(_FAST_KIND.get, typeflags))
+    if None in kinds:
+        return None
+    for fields in set(owner_fields).difference(owners):
+        owners[fields] = _owner(fields)
+    owned = list(map(owners.__getitem__, owner_fields))
+    if None in owned:
+        return None
+    try:
+        sizes = list(map(int, size_fields, repeat(8)))
+    except ValueError:
+        return None
+    joined = b"\0" + b"\0".join(names)
+    if joined.count(b"\0./") == n:  # every name relative to "." (`docker import`, `tar -C dir .`)
+        names = list(map(getitem, names, repeat(slice(2, None))))
+        joined = b"\0" + b"\0".join(names)
+    joined += b"\0"
+    if b"\0\0" in joined or b"\0/" in joined or b"\0." in joined or b"/." in joined or b"//" in joined:
+        return None
+    is_file = list(map(E.FILE.__eq__, kinds))
+    data_sizes = list(map(mul, sizes, is_file))
+    pads = list(map(mod, map(neg, data_sizes), repeat(_BLOCK)))
+    before = [prev_pad]
+    before += pads[:-1]
+    if keys != list(map(_TAIL_KEYS.__getitem__, before)):
+        return None
+    paths = b"\0".join(map(bytes.rstrip, names, repeat(b"/"))).decode("utf-8", "surrogateescape").split("\0")
+    SYMLINK = E.SYMLINK
+    if SYMLINK in kinds:
+        link_texts = [l.decode("utf-8", "surrogateescape") if k is SYMLINK else "" for k, l in zip(kinds, links)]
+    else:
+        link_texts = repeat("")
+    modes, uids, gids = zip(*owned)
+    entries.extend(map(E.Entry, paths, kinds, data_sizes, modes, uids, gids, link_texts))
+    return pads[-1], sum(sizes)
+
+
 def _read_split_fast(path: str, what: str) -> LayerContent:
     """LayerContent of a tar-split file of the usual shape; raises _Unusual for any other.
 
@@ -531,9 +578,16 @@ def _read_split_fast(path: str, what: str) -> LayerContent:
         keys = list(map(add, map(mul, ends, repeat(1024)), map(len, tails)))
         blocks = b"".join(map(getitem, tails, repeat(slice(-_BLOCK, None))))
         found = _PLAIN.findall(blocks) if len(blocks) == n * _BLOCK else ()
-        if len(found) != n:
+        whole = len(found) == n  # every block a plain header
+        if not whole:
             found = [m.groups() if m is not None else None
                      for m in map(_PLAIN.match, map(getitem, tails, repeat(slice(-_BLOCK, None))))]
+        if n and whole:
+            done = _plain_piece(found, keys, prev_pad, owners, entries)
+            if done is not None:
+                prev_pad, piece_bytes = done
+                tar_bytes += piece_bytes
+                continue
         i = -1
         for f in found:
             i += 1

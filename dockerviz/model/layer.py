@@ -76,18 +76,23 @@ class ContentBuilder:
                    linkname: bytes) -> None:
         what = self.what
         self.tar_bytes += size
-        path = E.normalise(name, what=f"{what} member")
-        if not path:
-            return  # the root directory itself
-        kind_of_name, target = E.split_whiteout(path)
-        if kind_of_name == "whiteout":
-            self.whiteouts[target] = None
-            return
-        if kind_of_name == "opaque":
-            self.opaque[target] = None
-            return
-        if kind_of_name == "meta":
-            return
+        clean = name[2:] if name[:2] == b"./" else name
+        if clean and clean[0] != 0x2F and clean[0] != 0x2E and b"/." not in clean and b"//" not in clean:
+            # already canonical but for a trailing slash, and no whiteout: no component starts with '.'
+            path = (clean[:-1] if clean[-1] == 0x2F else clean).decode("utf-8", "surrogateescape")
+        else:
+            path = E.normalise(name, what=f"{what} member")
+            if not path:
+                return  # the root directory itself
+            kind_of_name, target = E.split_whiteout(path)
+            if kind_of_name == "whiteout":
+                self.whiteouts[target] = None
+                return
+            if kind_of_name == "opaque":
+                self.opaque[target] = None
+                return
+            if kind_of_name == "meta":
+                return
         kind = E.entry_type(typeflag)
         link = ""
         if kind == E.HARDLINK:

@@ -848,7 +848,7 @@ def local_record(reference: str, inspect: dict, *, path: str, config: dict | Non
             reader = _tar_split_reader(os.path.join(meta, "tar-split.json.gz"), what)
         else:
             diff_dir = os.path.join(store.layers_dir, store.cache_id(meta), "diff")
-            reader = _diff_reader(diff_dir, _file_size(os.path.join(meta, "tar-split.json.gz")))
+            reader = _diff_reader(diff_dir, _split_cost(os.path.join(meta, "tar-split.json.gz")))
         layers.append(LayerRef(diff_id=diff_id, id=layer_ids[i], reader=reader, size_hint=size_hint, what=what))
     return ImageRecord(reference=reference, image_id=image_id, repo_tags=list(inspect.get("RepoTags") or []),
                        config=config, layers=layers, source_kind="daemon", path=path,
@@ -863,11 +863,24 @@ def _layer_size(meta: str) -> int | None:
         return None
 
 
-def _file_size(path: str) -> int | None:
+def _split_cost(path: str) -> int | None:
+    """How much reading a layer costs, from its tar-split file: half the size of its text.
+
+    The text grows with the number of entries; how well it compresses varies
+    (a layer of small files compresses better), so the compressed size alone
+    would put most of the work on one side of a parallel read. gzip's trailer
+    holds the text size (mod 2**32).
+    """
     try:
-        return os.path.getsize(path)
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if size < 18:
+                return size
+            f.seek(size - 4)
+            text = int.from_bytes(f.read(4), "little")
     except OSError:
         return None
+    return max(size, text // 2)
 
 
 def _tar_split_reader(path: str, what: str):
@@ -877,10 +890,9 @@ def _tar_split_reader(path: str, what: str):
         except LocalUnavailable as exc:
             raise ArchiveError(f"The daemon's record of {what} cannot be read: {exc}. "
                                "Try --path save-stream.") from None
-    try:
-        read.cost = os.path.getsize(path)  # grows with the number of entries, not file bytes
-    except OSError:
-        pass
+    cost = _split_cost(path)  # grows with the number of entries, not file bytes
+    if cost is not None:
+        read.cost = cost
     read.fork_safe = True  # reads files only: may run in a forked worker
     return read
 

@@ -120,19 +120,7 @@ def docker_env_cell() -> str:
 def open_notebook(page, url: str) -> None:
     """Open a notebook and run its first cell (sys.path set-up) until the kernel has run it."""
     page.goto(url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor")
-    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=90_000)
-    # a cell run while the kernel session is still being set up is dropped without a trace
-    first = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _attempt in range(10):
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline and not any(c in first.inner_text() for c in "0123456789"):
-            page.wait_for_timeout(200)
-        if any(c in first.inner_text() for c in "0123456789"):
-            return
-    raise AssertionError("the kernel never ran the first cell")
+    B.run_first_cell(page)
 
 
 def run_cell(page, index: int) -> None:

@@ -135,20 +135,7 @@ def run_notebook(page, url: str, *, cells: int, wait_for: str):
 
 def _run_notebook(page, url: str, *, cells: int, wait_for: str):
     page.goto(url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor")
-    # Cells run while the notebook's kernel session is still being set up are dropped without a
-    # trace: run the first cell (sys.path set-up, harmless to repeat) until it shows an execution
-    # count, then the others.
-    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=90_000)
-    first = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _attempt in range(10):
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline and not any(c in first.inner_text() for c in "0123456789"):
-            page.wait_for_timeout(200)
-        if any(c in first.inner_text() for c in "0123456789"):
-            break
+    B.run_first_cell(page)
     for _ in range(cells - 1):
         page.keyboard.press("Shift+Enter")
     page.wait_for_selector(wait_for, timeout=90_000)

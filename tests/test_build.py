@@ -619,19 +619,8 @@ def jupyter_lab(daemon, tmp_path):
 
 
 def _run_cells(page, count):
-    """Run the notebook's first `count` cells. The first (sys.path set-up, harmless to repeat) is run
-    again until it shows an execution count: a cell run while the kernel session is still being set
-    up is dropped without a trace."""
-    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
-    first = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
-    for _attempt in range(10):
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline and not any(c in first.inner_text() for c in "0123456789"):
-            page.wait_for_timeout(200)
-        if any(c in first.inner_text() for c in "0123456789"):
-            break
+    """Run the notebook's first `count` cells."""
+    B.run_first_cell(page, idle_timeout=60_000)
     for _ in range(count - 1):
         page.keyboard.press("Shift+Enter")
 

@@ -132,3 +132,23 @@ class FrameCounter:
     def stop(self) -> int:
         self.on = False
         return sum(self.frames)
+
+
+def run_first_cell(page, *, idle_timeout: float = 90_000) -> None:
+    """Run the open notebook's first cell (its sys.path set-up, harmless to repeat) until the
+    kernel has run it: a cell run while the kernel session is still being set up is dropped
+    without a trace, so it is run again until it shows an execution count."""
+    import time
+
+    page.wait_for_selector(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=idle_timeout)
+    first = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
+    for _attempt in range(10):
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and not any(c in first.inner_text() for c in "0123456789"):
+            page.wait_for_timeout(200)
+        if any(c in first.inner_text() for c in "0123456789"):
+            return
+    raise AssertionError("the kernel never ran the notebook's first cell")

@@ -40,6 +40,22 @@ class _Base(anywidget.AnyWidget):
             log.debug("dockerviz widget error\n%s", traceback.format_exc())
             self.error = _error_text(exc)
 
+    def _apply(self, state: dict) -> None:
+        """Set the traits that changed, in one message, without echoing them back to the owner."""
+        self._applying = True
+        try:
+            with self.hold_sync():
+                for key, value in state.items():
+                    if getattr(self, key) != value:
+                        setattr(self, key, value)
+        finally:
+            self._applying = False
+
+    def _on_ui(self, change) -> None:
+        if self._applying:
+            return
+        self._guard(lambda: self._owner.update(**{change["name"]: change["new"]}))
+
 
 class ExplorerWidget(_Base):
     kind = t.Unicode("explorer").tag(sync=True)
@@ -76,20 +92,7 @@ class ExplorerWidget(_Base):
                 "tree": explorer.tree_state(), "error": ""}
 
     def sync_from(self, explorer) -> None:
-        state = self._state_of(explorer)
-        self._applying = True
-        try:
-            with self.hold_sync():
-                for key, value in state.items():
-                    if getattr(self, key) != value:
-                        setattr(self, key, value)
-        finally:
-            self._applying = False
-
-    def _on_ui(self, change) -> None:
-        if self._applying:
-            return
-        self._guard(lambda: self._owner.update(**{change["name"]: change["new"]}))
+        self._apply(self._state_of(explorer))
 
     def _on_msg(self, _widget, content, _buffers) -> None:
         def answer():
@@ -139,20 +142,7 @@ class DiffWidget(_Base):
         return state
 
     def sync_from(self, diff, full: bool = False) -> None:
-        state = self._state_of(diff, full)
-        self._applying = True
-        try:
-            with self.hold_sync():
-                for key, value in state.items():
-                    if getattr(self, key) != value:
-                        setattr(self, key, value)
-        finally:
-            self._applying = False
-
-    def _on_ui(self, change) -> None:
-        if self._applying:
-            return
-        self._guard(lambda: self._owner.update(**{change["name"]: change["new"]}))
+        self._apply(self._state_of(diff, full))
 
     def _on_msg(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("type") == "swap":

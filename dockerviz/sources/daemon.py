@@ -4,9 +4,11 @@ Paths (ImageRecord.path says which one ran):
 
 - tar-split / overlay2-diff: the daemon is on this machine, its classic
   overlay2 store is readable; layers are read in place (see local_store).
-- save-stream: `docker save`. The daemon stages the whole archive before its
-  first byte, so the stream is copied into an unlinked temporary file and its
-  headers are walked in place (no file data is read, memory stays flat).
+- save-stream: `docker save`. The outer tar is walked as the stream arrives
+  and each layer's headers are parsed in passing (see streaming); file data is
+  skipped and only small members (manifests, configs) are kept. Anything
+  unexpected in the stream makes it read again, copied into an unlinked
+  temporary file whose headers are walked in place.
 
 The save stream is only started when a layer has to be read: when the layer
 cache already holds every layer and the image description (config, layer
@@ -18,12 +20,14 @@ from __future__ import annotations
 import os
 
 from .. import engine
-from ..errors import ArchiveError, SourceError
-from .archive import TarStore, record_from_store, spool_stream
+from ..errors import ArchiveError, DaemonError, SourceError
+from .archive import TarStore, _daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
 from .local_store import LOCAL_PATHS, LocalUnavailable, inspect_local, local_record
+from .streaming import ChunkReader, Unusual, record_from_stream
 
 DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
+STREAM_CHUNK = 4 << 20  # large reads: fewer round trips through the HTTP layer
 
 
 class DaemonSource:
@@ -103,6 +107,45 @@ class DaemonSource:
         client = self._client_for_streams()
         self._client = client
         image_id = self.inspect["Id"]
+        try:
+            record = self._save_streamed(client, image_id)
+        except (Unusual, ArchiveError):
+            # Something the in-stream parse does not expect: read the stream again, spooled.
+            record = self._save_spooled(client, image_id)
+        if record.config.get("rootfs", {}).get("diff_ids") != self.inspect.get("RootFS", {}).get("Layers"):
+            raise ArchiveError(f"The save stream of {self.reference} does not match the image the daemon describes.")
+        record.image_id = image_id
+        record.repo_tags = list(self.inspect.get("RepoTags") or [])
+        if self._cache:
+            self._cache.put_image(image_id, config=record.config, layer_ids=[l.id for l in record.layers])
+        self._saved = record
+        return record
+
+    def _save_streamed(self, client, image_id: str) -> ImageRecord:
+        where = f"the save stream of {self.reference}"
+        with engine.translated(self.reference, kind="image"):
+            response = client.api.get_image(image_id, chunk_size=STREAM_CHUNK)
+            reader = ChunkReader(response, on_bytes=self._on_bytes)
+            try:
+                try:
+                    return record_from_stream(reader, reference=self.reference, where=where,
+                                              source_kind=self.kind, path="save-stream")
+                except ArchiveError:
+                    reader.drain()
+                    message = _daemon_error_in(reader.tail)
+                    if message:
+                        raise DaemonError(
+                            f"The daemon reported an error in the middle of the save stream: {message}. "
+                            "The image could not be exported; check the daemon's log and try again."
+                        ) from None
+                    raise
+            finally:
+                reader.close()
+                close = getattr(response, "close", None)
+                if close:
+                    close()
+
+    def _save_spooled(self, client, image_id: str) -> ImageRecord:
         with engine.translated(self.reference, kind="image"):
             response = client.api.get_image(image_id)
             try:
@@ -113,16 +156,8 @@ class DaemonSource:
                     close()
         self._fd = os.dup(self._spool.fileno())
         store = TarStore(self._fd, f"the save stream of {self.reference}")
-        record = record_from_store(store, reference=self.reference, source_kind=self.kind, path="save-stream",
-                                   want=None)
-        if record.config.get("rootfs", {}).get("diff_ids") != self.inspect.get("RootFS", {}).get("Layers"):
-            raise ArchiveError(f"The save stream of {self.reference} does not match the image the daemon describes.")
-        record.image_id = image_id
-        record.repo_tags = list(self.inspect.get("RepoTags") or [])
-        if self._cache:
-            self._cache.put_image(image_id, config=record.config, layer_ids=[l.id for l in record.layers])
-        self._saved = record
-        return record
+        return record_from_store(store, reference=self.reference, source_kind=self.kind, path="save-stream",
+                                 want=None)
 
     def close(self) -> None:
         if self._fd is not None:

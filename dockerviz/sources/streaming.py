@@ -1,0 +1,304 @@
+"""A `docker save` stream parsed as it arrives: no temporary copy of the archive.
+
+The outer tar is walked straight from the response. Each layer member (a
+legacy `<id>/layer.tar` or an OCI blob that looks like a tar, gzip or zstd
+stream) has its headers parsed in place, through a reader limited to the
+member; small members (manifests, configs, indexes) are kept in memory. At the
+end the manifest is read from a small in-memory Store and each layer is
+matched to the content parsed for its member.
+
+Anything this does not expect (a large member that is not a layer) raises
+Unusual; the caller then falls back to spooling the stream to a file.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+from typing import Callable, Iterable
+
+from ..errors import ArchiveError
+from ..model import entries as E
+from ..model import tarheaders as th
+from ..model.compression import sniff
+from ..model.layer import LayerContent, read_layer
+from .archive import TarStore, record_from_store
+from .base import ImageRecord
+
+SMALL = 1 << 20  # members below this size are kept whole in memory
+TAIL = 4096  # bytes of the stream's end kept to find a daemon's error message
+_DATA_TYPES = (th.REGTYPE, th.AREGTYPE, th.CONTTYPE)
+_END = object()
+
+
+class Unusual(Exception):
+    """The stream holds something the in-stream parse does not handle."""
+
+
+class ChunkReader(io.RawIOBase):
+    """A non-seekable file over an iterable of byte chunks.
+
+    With `prefetch`, a thread pulls chunks from the iterable (the socket reads
+    release the GIL) while the caller parses the ones already arrived.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], *, on_bytes: Callable[[int], None] | None = None,
+                 prefetch: int = 0):
+        self._on_bytes = on_bytes
+        self._buf = b""
+        self._pos = 0
+        self.done = 0
+        self.tail = b""
+        self._eof = False
+        self._queue = None
+        self._thread = None
+        self._stop = False
+        if prefetch:
+            self._queue = queue.Queue(prefetch)
+            self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True,
+                                            name="dockerviz-save-stream")
+            self._thread.start()
+        else:
+            self._iter = iter(chunks)
+
+    def _pump(self, chunks) -> None:
+        try:
+            for chunk in chunks:
+                if self._stop:
+                    return
+                if chunk:
+                    self._queue.put(chunk)
+            self._queue.put(_END)
+        except BaseException as exc:  # handed to the reading side
+            self._queue.put(exc)
+
+    def _next(self) -> bytes | None:
+        if self._eof:
+            return None
+        if self._queue is not None:
+            item = self._queue.get()
+            if item is _END:
+                self._eof = True
+                return None
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            chunk = item
+        else:
+            for chunk in self._iter:
+                if chunk:
+                    break
+            else:
+                self._eof = True
+                return None
+        self.done += len(chunk)
+        self.tail = (self.tail + chunk[-TAIL:])[-TAIL:]
+        if self._on_bytes is not None:
+            self._on_bytes(self.done)
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._buf[self._pos:]]
+            while True:
+                chunk = self._next()
+                if chunk is None:
+                    break
+                parts.append(chunk)
+            self._buf, self._pos = b"", 0
+            return b"".join(parts)
+        if self._pos >= len(self._buf):
+            chunk = self._next()
+            if chunk is None:
+                return b""
+            self._buf, self._pos = chunk, 0
+            if n >= len(chunk):
+                self._pos = len(chunk)
+                return chunk
+        start = self._pos
+        end = min(start + n, len(self._buf))
+        self._pos = end
+        return self._buf[start:end]
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Read what is left of the stream (so `tail` holds its end)."""
+        while self._next() is not None:
+            pass
+
+    def close(self) -> None:
+        self._stop = True
+        if self._thread is not None:
+            # unblock a pump waiting on a full queue, then let it see _stop
+            while self._thread.is_alive():
+                try:
+                    self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            self._thread = None
+        super().close()
+
+
+class _MemberReader(io.RawIOBase):
+    """The data of one outer member, read through the outer ByteStream."""
+
+    def __init__(self, outer: th.ByteStream, size: int):
+        self._outer = outer
+        self._left = size
+        self._head = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def unread(self, data: bytes) -> None:
+        self._head = data + self._head
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0 or n >= len(self._head):
+                data, self._head = self._head, b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        if n is None or n < 0:
+            n = self._left
+        n = min(n, self._left)
+        if n <= 0:
+            return b""
+        data = self._outer.read(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+class _Opener:
+    """What StreamStore.opener hands a LayerRef: names the member; opens small ones from memory."""
+
+    __slots__ = ("name", "_data")
+
+    def __init__(self, name: str, data: bytes | None):
+        self.name = name
+        self._data = data
+
+    def __call__(self):
+        if self._data is None:
+            raise ArchiveError(f"Member {self.name} of the save stream was not kept.")
+        return io.BytesIO(self._data)
+
+
+class StreamStore:
+    """The members of a walked save stream: headers of all, data of the small ones."""
+
+    _resolve = TarStore._resolve
+    exists = TarStore.exists
+    size = TarStore.size
+
+    def __init__(self, where: str):
+        self.where = where
+        self.members: dict[str, th.TarHeader] = {}
+        self.small: dict[str, bytes] = {}
+        self.contents: dict[str, LayerContent] = {}
+
+    def read(self, name: str, what: str) -> bytes:
+        if name not in self.members:
+            raise ArchiveError(
+                f"{self.where} has no {what} ({name}). It is not a `docker save` archive, or it is truncated."
+            )
+        resolved = self._resolve_name(name)
+        data = self.small.get(resolved)
+        if data is None:
+            raise Unusual(f"{name} is too large to be kept in memory")
+        return data
+
+    def _resolve_name(self, name: str) -> str:
+        h = self._resolve(name)
+        for key, value in self.members.items():
+            if value is h:
+                return key
+        raise ArchiveError(f"{self.where} has no member {name!r}.")  # pragma: no cover
+
+    def opener(self, name: str):
+        resolved = self._resolve_name(name)
+        return _Opener(resolved, self.small.get(resolved))
+
+    def content(self, name: str, what: str) -> LayerContent:
+        found = self.contents.get(name)
+        if found is None:
+            data = self.small.get(name)
+            if data is None:
+                raise Unusual(f"layer member {name} was not parsed")
+            found = read_layer(io.BytesIO(data), what=what)
+            self.contents[name] = found
+        return found
+
+
+def _looks_like_layer(head: bytes) -> bool:
+    kind = sniff(head)
+    if kind != "tar":
+        return True
+    return len(head) == th.BLOCK and (head == bytes(th.BLOCK) or th._checksum_ok(head))
+
+
+def walk_stream(reader, where: str) -> StreamStore:
+    """Walk the outer tar from `reader`, parsing layer members as they pass."""
+    store = StreamStore(where)
+    outer = th.ByteStream(reader)
+    for h in th.iter_headers(outer, what=f"archive {where}"):
+        name = E.normalise(h.name, what="archive member")
+        store.members[name] = h
+        if h.typeflag not in _DATA_TYPES:
+            continue
+        if h.size < SMALL:
+            data = outer.read(h.size)
+            if len(data) < h.size:
+                raise ArchiveError(f"{where} is truncated inside {name}.")
+            store.small[name] = data
+            continue
+        member = _MemberReader(outer, h.size)
+        head = member.read(th.BLOCK)
+        while len(head) < th.BLOCK:
+            more = member.read(th.BLOCK - len(head))
+            if not more:
+                break
+            head += more
+        if not _looks_like_layer(head):
+            raise Unusual(f"member {name} ({h.size} bytes) is neither a layer nor small")
+        member.unread(head)
+        store.contents[name] = read_layer(member, what=f"layer {name} of {where}")
+    if not store.members:
+        raise ArchiveError(f"{where} is empty or not a tar archive; pass the file `docker save` wrote.")
+    return store
+
+
+def record_from_stream(reader, *, reference: str, where: str, source_kind: str, path: str) -> ImageRecord:
+    store = walk_stream(reader, where)
+    record = record_from_store(store, reference=reference, source_kind=source_kind, path=path, want=None)
+    for ref in record.layers:
+        opener = ref.open
+        if not isinstance(opener, _Opener):  # pragma: no cover - StreamStore always hands these
+            raise Unusual("a layer without a stream opener")
+        content = store.content(opener.name, ref.what)
+        ref.reader = (lambda c=content: c)
+        ref.open = None
+    return record
+
+
+__all__ = ["ChunkReader", "StreamStore", "Unusual", "record_from_stream", "walk_stream"]

@@ -14,8 +14,6 @@ Unusual; the caller then falls back to spooling the stream to a file.
 from __future__ import annotations
 
 import io
-import queue
-import threading
 from typing import Callable, Iterable
 
 from ..errors import ArchiveError
@@ -29,7 +27,6 @@ from .base import ImageRecord
 SMALL = 1 << 20  # members below this size are kept whole in memory
 TAIL = 4096  # bytes of the stream's end kept to find a daemon's error message
 _DATA_TYPES = (th.REGTYPE, th.AREGTYPE, th.CONTTYPE)
-_END = object()
 
 
 class Unusual(Exception):
@@ -37,61 +34,26 @@ class Unusual(Exception):
 
 
 class ChunkReader(io.RawIOBase):
-    """A non-seekable file over an iterable of byte chunks.
+    """A non-seekable file over an iterable of byte chunks, keeping the stream's tail."""
 
-    With `prefetch`, a thread pulls chunks from the iterable (the socket reads
-    release the GIL) while the caller parses the ones already arrived.
-    """
-
-    def __init__(self, chunks: Iterable[bytes], *, on_bytes: Callable[[int], None] | None = None,
-                 prefetch: int = 0):
+    def __init__(self, chunks: Iterable[bytes], *, on_bytes: Callable[[int], None] | None = None):
         self._on_bytes = on_bytes
         self._buf = b""
         self._pos = 0
         self.done = 0
         self.tail = b""
         self._eof = False
-        self._queue = None
-        self._thread = None
-        self._stop = False
-        if prefetch:
-            self._queue = queue.Queue(prefetch)
-            self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True,
-                                            name="dockerviz-save-stream")
-            self._thread.start()
-        else:
-            self._iter = iter(chunks)
-
-    def _pump(self, chunks) -> None:
-        try:
-            for chunk in chunks:
-                if self._stop:
-                    return
-                if chunk:
-                    self._queue.put(chunk)
-            self._queue.put(_END)
-        except BaseException as exc:  # handed to the reading side
-            self._queue.put(exc)
+        self._iter = iter(chunks)
 
     def _next(self) -> bytes | None:
         if self._eof:
             return None
-        if self._queue is not None:
-            item = self._queue.get()
-            if item is _END:
-                self._eof = True
-                return None
-            if isinstance(item, BaseException):
-                self._eof = True
-                raise item
-            chunk = item
+        for chunk in self._iter:
+            if chunk:
+                break
         else:
-            for chunk in self._iter:
-                if chunk:
-                    break
-            else:
-                self._eof = True
-                return None
+            self._eof = True
+            return None
         self.done += len(chunk)
         self.tail = (self.tail + chunk[-TAIL:])[-TAIL:]
         if self._on_bytes is not None:
@@ -136,18 +98,6 @@ class ChunkReader(io.RawIOBase):
         """Read what is left of the stream (so `tail` holds its end)."""
         while self._next() is not None:
             pass
-
-    def close(self) -> None:
-        self._stop = True
-        if self._thread is not None:
-            # unblock a pump waiting on a full queue, then let it see _stop
-            while self._thread.is_alive():
-                try:
-                    self._queue.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            self._thread = None
-        super().close()
 
 
 class _MemberReader(io.RawIOBase):

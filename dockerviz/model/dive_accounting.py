@@ -146,7 +146,14 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
             as_dive_reads.append(LayerContent() if diff_id in seen else content)
             seen.add(diff_id)
         layers = as_dive_reads
-    trees = [_layer_tree(c) for c in layers]
+    built: dict[int, _Node] = {}
+
+    def tree_of(i: int) -> _Node:
+        # Trees cost more than the leaf walk below: build them only for stacking and whiteouts.
+        tree = built.get(i)
+        if tree is None:
+            tree = built[i] = _layer_tree(layers[i])
+        return tree
     cum: dict[str, int] = {}
     mins: dict[str, int] = {}
     count: dict[str, int] = {}
@@ -159,15 +166,15 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
     def lower_stack(idx: int) -> _Node:
         nonlocal stacked, stacked_upto
         if idx == 0:
-            return _copy(trees[0])  # StackTreeRange(0, -1): layer 0 alone
+            return _copy(tree_of(0))  # StackTreeRange(0, -1): layer 0 alone
         if stacked is None:
-            stacked = _copy(trees[0])
+            stacked = _copy(tree_of(0))
             if layers[0].whiteouts:  # stacking a tree without whiteouts on its own copy changes nothing
-                _stack(stacked, trees[0])
+                _stack(stacked, tree_of(0))
             stacked_upto = 0
         while stacked_upto < idx - 1:
             stacked_upto += 1
-            _stack(stacked, trees[stacked_upto])
+            _stack(stacked, tree_of(stacked_upto))
         return stacked
 
     def add(key: str, size: int) -> None:
@@ -177,20 +184,26 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
             mins[key] = size
         count[key] = count.get(key, 0) + 1
 
-    for idx, tree in enumerate(trees):
-        if not layers[idx].whiteouts:
-            # No whiteout, so nothing can stop the visit early: order does not matter.
-            todo = [(tree, "")]
-            while todo:
-                node, prefix = todo.pop()
-                for name, child in node.children.items():
-                    path = prefix + "/" + name
-                    if child.children:
-                        todo.append((child, path))
-                    else:
-                        add(path, child.size)
+    for idx, content in enumerate(layers):
+        if not content.whiteouts:
+            # No whiteout, so nothing can stop the visit early and order does not matter:
+            # the leaves are the entries that are no other entry's ancestor.
+            ancestors: set[str] = set()
+            for e in content.entries:
+                p = e.path
+                i = p.rfind("/")
+                while i > 0:
+                    q = p[:i]
+                    if q in ancestors:
+                        break  # its own ancestors went in with it
+                    ancestors.add(q)
+                    i = p.rfind("/", 0, i)
+            for e in content.entries:
+                if e.path not in ancestors:
+                    add("/" + e.path, e.size)
             continue
 
+        tree = tree_of(idx)
         lower = lower_stack(idx)
 
         def visit(node: _Node, parts: list[str]) -> None:

@@ -23,7 +23,8 @@ from .. import engine
 from ..errors import ArchiveError, DaemonError, SourceError
 from .archive import TarStore, _daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
-from .local_store import LOCAL_PATHS, LocalUnavailable, inspect_local, local_record
+from .local_store import LOCAL_PATHS, LocalUnavailable, api_stream, inspect_local, local_record, local_socket
+from .local_store import _NotFound as LocalNotFound
 from .streaming import ChunkReader, Unusual, record_from_stream
 
 DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
@@ -104,14 +105,19 @@ class DaemonSource:
         return read
 
     def _save(self) -> ImageRecord:
-        client = self._client_for_streams()
-        self._client = client
         image_id = self.inspect["Id"]
-        try:
-            record = self._save_streamed(client, image_id)
-        except (Unusual, ArchiveError):
-            # Something the in-stream parse does not expect: read the stream again, spooled.
-            record = self._save_spooled(client, image_id)
+        record = None
+        if self._client is None:
+            # A local daemon: stream `docker save` straight off its socket, no docker-py needed.
+            record = self._save_streamed_locally(image_id)
+        if record is None:
+            client = self._client_for_streams()
+            self._client = client
+            try:
+                record = self._save_streamed(client, image_id)
+            except (Unusual, ArchiveError):
+                # Something the in-stream parse does not expect: read the stream again, spooled.
+                record = self._save_spooled(client, image_id)
         if record.config.get("rootfs", {}).get("diff_ids") != self.inspect.get("RootFS", {}).get("Layers"):
             raise ArchiveError(f"The save stream of {self.reference} does not match the image the daemon describes.")
         record.image_id = image_id
@@ -120,6 +126,24 @@ class DaemonSource:
             self._cache.put_image(image_id, config=record.config, layer_ids=[l.id for l in record.layers])
         self._saved = record
         return record
+
+    def _save_streamed_locally(self, image_id: str) -> ImageRecord | None:
+        """The in-stream parse over the local socket; None when that cannot be used."""
+        sock = local_socket()
+        if sock is None:
+            return None
+        try:
+            chunks = api_stream(sock, f"/images/{image_id}/get", chunk=STREAM_CHUNK)
+        except (LocalUnavailable, LocalNotFound):
+            return None
+        reader = ChunkReader(chunks, on_bytes=self._on_bytes)
+        try:
+            return record_from_stream(reader, reference=self.reference, where=f"the save stream of {self.reference}",
+                                      source_kind=self.kind, path="save-stream")
+        except (Unusual, ArchiveError):
+            return None  # docker-py's path words daemon errors and falls back to a spool
+        finally:
+            chunks.close()
 
     def _save_streamed(self, client, image_id: str) -> ImageRecord:
         where = f"the save stream of {self.reference}"

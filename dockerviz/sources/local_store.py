@@ -119,6 +119,55 @@ def api_get(sock_path: str, path: str, timeout: float = 10.0):
     return value
 
 
+def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: float | None = None):
+    """GET a daemon API path over a unix socket and yield the body in chunks.
+
+    HTTP/1.0, so the daemon sends the body as it is and ends it by closing:
+    the `docker save` stream without loading docker-py. The status is checked
+    before the first chunk; anything but 200 raises LocalUnavailable (or
+    _NotFound) so the caller can go through docker-py instead.
+    """
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            more = s.recv(1 << 16)
+            if not more:
+                raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
+            head += more
+    except OSError as exc:
+        s.close()
+        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
+    except BaseException:
+        s.close()
+        raise
+    head, _, first = head.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+    if status != 200 or b"transfer-encoding: chunked" in head.lower():
+        s.close()
+        if status == 404:
+            raise _NotFound()
+        raise LocalUnavailable(f"the daemon answered {status} to {path}")
+
+    def body():
+        try:
+            if first:
+                yield first
+            while True:
+                data = s.recv(chunk)
+                if not data:
+                    return
+                yield data
+        finally:
+            s.close()
+
+    return body()
+
+
 def _unchunk(body: bytes) -> bytes:
     out = []
     pos = 0

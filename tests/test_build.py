@@ -279,12 +279,15 @@ def test_cancel_from_the_view(ctx, builder, no_thread_left):
 
 # ---------------------------------------------------------------- failures
 
-def test_failing_run_has_step_exit_code_and_log_tail(ctx, builder, no_thread_left):
+def test_failing_run_has_step_exit_code_and_log_tail(ctx, builder, no_thread_left, daemon):
     from dockerviz.views.build_view import BuildView
 
     path = ctx("RUN echo before && echo 'oops <b>' >&2 && exit 3\nRUN echo never\n")
     r = None
+    containers_before = {c["Id"] for c in daemon.api.containers(all=True)}
     err = expect_failure(None, context=path, builder=builder, nocache=True)
+    # the failed step's container is removed with the build
+    assert {c["Id"] for c in daemon.api.containers(all=True)} <= containers_before
     assert err.exit_code == 3
     assert err.instruction == "RUN echo before && echo 'oops <b>' >&2 && exit 3"
     expected_step = 4 if builder == "classic" else 3  # BuildKit has no vertex for FROM scratch

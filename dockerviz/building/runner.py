@@ -70,6 +70,8 @@ def build_params(*, version, dockerfile_name, tags, buildargs, target, nocache, 
         "version": version,
         "dockerfile": dockerfile_name,
         "rm": "1",
+        # A failed step's container is debris in a notebook session: remove it too.
+        "forcerm": "1",
         "nocache": "1" if nocache else "0",
     }
     if tags:

@@ -59,16 +59,8 @@ def chromium(lab):
 
 @pytest.fixture
 def page(chromium, lab):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    try:
+    with B.notebook_page(chromium, lab, viewport=(1400, 1000), timeout_ms=30_000) as pg:
         yield pg
-    finally:
-        context.close()
-        lab.shutdown_kernels()
 
 
 @pytest.fixture(scope="module")

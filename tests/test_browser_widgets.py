@@ -57,16 +57,8 @@ def chromium(lab):
 
 @pytest.fixture
 def page(chromium, lab):
-    context = chromium.new_context(viewport={"width": 1500, "height": 1100})
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    try:
+    with B.notebook_page(chromium, lab, viewport=(1500, 1100), timeout_ms=60_000) as pg:
         yield pg
-    finally:
-        context.close()
-        lab.shutdown_kernels()
 
 
 @pytest.fixture(scope="module")

@@ -242,6 +242,16 @@ class ContainerView:
                 self._mark_removed()
         return self
 
+    def _settle(self, *, removed: bool) -> None:
+        """After an action or an event: mark the container gone, or re-read it from the daemon."""
+        if removed:
+            self._mark_removed()
+            return
+        try:
+            self.refresh()
+        except DockervizError:
+            pass  # the daemon did not answer: keep the last reading
+
     def _mark_removed(self):
         self._removed = True
         _unregister(self.id)
@@ -260,13 +270,7 @@ class ContainerView:
                 self.last_error = str(exc)
                 raise
             finally:
-                if action == "remove" and self.last_error is None:
-                    self._mark_removed()
-                else:
-                    try:
-                        self.refresh()
-                    except DockervizError:
-                        pass
+                self._settle(removed=action == "remove" and self.last_error is None)
         self._notify()
         return self
 
@@ -438,13 +442,7 @@ class ContainerView:
                 action = str(event.get("Action") or event.get("status") or "")
                 if action.startswith(("exec_", "top", "attach", "resize", "export", "commit")):
                     continue
-                if action == "destroy":
-                    self._mark_removed()
-                else:
-                    try:
-                        self.refresh()
-                    except DockervizError:
-                        pass
+                self._settle(removed=action == "destroy")
                 self._notify()
                 if self._removed:
                     break

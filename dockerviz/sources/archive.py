@@ -47,6 +47,16 @@ def _daemon_error_in(tail: bytes) -> str | None:
     return str(obj)
 
 
+def raise_daemon_error_in(tail: bytes) -> None:
+    """Raise DaemonError when a save stream ends in the daemon's error instead of tar."""
+    message = _daemon_error_in(tail)
+    if message:
+        raise DaemonError(
+            f"The daemon reported an error in the middle of the save stream: {message}. "
+            "The image could not be exported; check the daemon's log and try again."
+        ) from None
+
+
 class TarStore:
     """Members of an uncompressed tar file, addressed by normalised name."""
 
@@ -67,12 +77,7 @@ class TarStore:
                     self.members[name] = h
             except ArchiveError:
                 size = os.fstat(self._fd).st_size
-                message = _daemon_error_in(os.pread(self._fd, 4096, max(0, size - 4096)))
-                if message:
-                    raise DaemonError(
-                        f"The daemon reported an error in the middle of the save stream: {message}. "
-                        "The image could not be exported; check the daemon's log and try again."
-                    ) from None
+                raise_daemon_error_in(os.pread(self._fd, 4096, max(0, size - 4096)))
                 raise
         finally:
             f.close()

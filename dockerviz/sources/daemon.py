@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 
 from .. import engine
-from ..errors import ArchiveError, DaemonError, SourceError
-from .archive import TarStore, _daemon_error_in, record_from_store, spool_stream
+from ..errors import ArchiveError, SourceError
+from .archive import TarStore, raise_daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
 from .local_store import LOCAL_PATHS, LocalUnavailable, api_stream, inspect_local, local_record, local_socket
 from .local_store import _NotFound as LocalNotFound
@@ -156,12 +156,7 @@ class DaemonSource:
                                               source_kind=self.kind, path="save-stream")
                 except ArchiveError:
                     reader.drain()
-                    message = _daemon_error_in(reader.tail)
-                    if message:
-                        raise DaemonError(
-                            f"The daemon reported an error in the middle of the save stream: {message}. "
-                            "The image could not be exported; check the daemon's log and try again."
-                        ) from None
+                    raise_daemon_error_in(reader.tail)
                     raise
             finally:
                 reader.close()

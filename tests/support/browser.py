@@ -152,3 +152,18 @@ def run_first_cell(page, *, idle_timeout: float = 90_000) -> None:
         if any(c in first.inner_text() for c in "0123456789"):
             return
     raise AssertionError("the kernel never ran the notebook's first cell")
+
+
+@contextlib.contextmanager
+def notebook_page(browser, server, *, viewport=(1400, 1000), timeout_ms: int = 30_000):
+    """A fresh page that records page errors in `page.errors`; kernels are shut down after."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+        server.shutdown_kernels()

@@ -64,10 +64,10 @@ def open_layer_stream(fileobj: BinaryIO, *, what: str = "layer") -> ByteStream:
     if kind == "gzip":
         import gzip
 
-        return ByteStream(gzip.GzipFile(fileobj=raw, mode="rb"))
+        return ByteStream(gzip.GzipFile(fileobj=raw, mode="rb"), seekable=False)
     try:
         import zstandard
     except ImportError:  # pragma: no cover - a declared dependency
         raise ArchiveError(f"The {what} is zstd-compressed; install the 'zstandard' package to read it.") from None
     reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return ByteStream(reader)
+    return ByteStream(reader, seekable=False)

@@ -143,7 +143,11 @@ def read_layer(fileobj: BinaryIO, *, what: str = "layer") -> LayerContent:
     """Parse a layer stream; detects gzip and zstd by magic bytes."""
     from .compression import open_layer_stream
 
-    stream = open_layer_stream(fileobj, what=what)
+    return read_layer_stream(open_layer_stream(fileobj, what=what), what=what)
+
+
+def read_layer_stream(stream: th.ByteStream, *, what: str = "layer") -> LayerContent:
+    """Parse an uncompressed layer tar from a ByteStream."""
     try:
         return content_from_headers(th.iter_headers(stream, what=what), what=what)
     except ArchiveError:

@@ -14,6 +14,8 @@ import io
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+from zlib import adler32
+
 from ..errors import ArchiveError
 
 BLOCK = 512
@@ -34,6 +36,7 @@ PAX_HEADER = b"x"
 PAX_GLOBAL = b"g"
 GNU_SPARSE = b"S"
 
+_ZERO_BLOCK = bytes(BLOCK)
 _META_TYPES = {GNU_LONGNAME, GNU_LONGLINK, PAX_HEADER, PAX_GLOBAL}
 
 
@@ -60,18 +63,25 @@ class TarHeader:
 class ByteStream:
     """Sequential reader over a binary file object that can skip cheaply.
 
-    Skips are seeks when the underlying object is seekable and reads into a
-    scratch buffer otherwise (decompressors, HTTP responses).
+    Skips are seeks when the underlying object is seekable, the object's own
+    `skip(n) -> int` when it has one (a save stream drops the bytes without
+    copying them), and reads into a scratch buffer otherwise (decompressors).
+    Decompressors must be passed seekable=False: they claim to seek, but only
+    by decompressing everything up to the target and, backwards, from the
+    start of a source that may not rewind.
     """
 
-    def __init__(self, fileobj: BinaryIO, *, limit: int | None = None):
+    def __init__(self, fileobj: BinaryIO, *, limit: int | None = None, seekable: bool | None = None):
         self._f = fileobj
         self.pos = 0
         self.limit = limit
-        try:
-            self._seekable = bool(fileobj.seekable())
-        except Exception:
-            self._seekable = False
+        if seekable is None:
+            try:
+                seekable = bool(fileobj.seekable())
+            except Exception:
+                seekable = False
+        self._seekable = seekable
+        self._skip = None if seekable else getattr(fileobj, "skip", None)
         self._base = fileobj.tell() if self._seekable else 0
         self._end = None
         if self._seekable:
@@ -82,7 +92,14 @@ class ByteStream:
     def read(self, n: int) -> bytes:
         if self.limit is not None:
             n = max(0, min(n, self.limit - self.pos))
-        chunks = []
+        data = self._f.read(n)
+        if len(data) == n:  # the common case: one read
+            self.pos += n
+            return data
+        chunks = [data]
+        n -= len(data)
+        if not data:
+            return data
         want = n
         while want > 0:
             chunk = self._f.read(want)
@@ -110,6 +127,10 @@ class ByteStream:
             self._f.seek(target)
             self.pos += n
             return True
+        if self._skip is not None:
+            done = self._skip(n)
+            self.pos += done
+            return done == n
         left = n
         while left > 0:
             chunk = self._f.read(min(left, 1 << 20))
@@ -123,6 +144,11 @@ class ByteStream:
 
 def _parse_number(field: bytes, what: str, name: bytes) -> int:
     """Octal, or GNU base-256 when the high bit of the first byte is set."""
+    if field[-1:] == b"\0" and field[:1].isdigit():
+        try:  # the usual form, digits then one NUL
+            return int(field[:-1], 8)
+        except ValueError:
+            pass
     if field and field[0] & 0x80:
         value = int.from_bytes(field[1:], "big")
         if field[0] & 0x40:  # negative base-256
@@ -141,12 +167,15 @@ def _parse_number(field: bytes, what: str, name: bytes) -> int:
 
 
 def _checksum_ok(block: bytes) -> bool:
-    stored = block[148:156].split(b"\0", 1)[0].strip(b" \0")
+    field = block[148:156]
+    stored = field.split(b"\0", 1)[0].strip(b" \0")
     try:
         want = int(stored, 8)
     except ValueError:
         return False
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    # Byte sums in C: adler32's low half is 1 + the sum of the bytes modulo
+    # 65521, exact for 256 bytes (at most 65280).
+    unsigned = (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2 - sum(field) + 8 * 32
     if unsigned == want:
         return True
     signed = sum((b - 256 if b > 127 else b) for b in block[:148]) + 256 + sum(
@@ -199,7 +228,7 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
                 f"The {what} is truncated: it ends inside a tar header at byte {start}. "
                 "Re-create it (`docker save -o FILE IMAGE`) and check the copy finished."
             )
-        if block == bytes(BLOCK):
+        if block == _ZERO_BLOCK:
             return  # end-of-archive marker
         if not _checksum_ok(block):
             raise ArchiveError(

@@ -23,8 +23,9 @@ from .. import engine
 from ..errors import ArchiveError, SourceError
 from .archive import TarStore, raise_daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
-from .local_store import LOCAL_PATHS, LocalUnavailable, api_stream, inspect_local, local_record, local_socket
-from .local_store import _NotFound as LocalNotFound
+from .local_api import LocalUnavailable, api_stream, inspect_local, local_socket
+from .local_api import _NotFound as LocalNotFound
+from .local_store import LOCAL_PATHS, local_record
 from .streaming import ChunkReader, Unusual, record_from_stream
 
 DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
@@ -133,17 +134,17 @@ class DaemonSource:
         if sock is None:
             return None
         try:
-            chunks = api_stream(sock, f"/images/{image_id}/get", chunk=STREAM_CHUNK)
+            body = api_stream(sock, f"/images/{image_id}/get", chunk=STREAM_CHUNK)
         except (LocalUnavailable, LocalNotFound):
             return None
-        reader = ChunkReader(chunks, on_bytes=self._on_bytes)
+        reader = ChunkReader(body, on_bytes=self._on_bytes)
         try:
             return record_from_stream(reader, reference=self.reference, where=f"the save stream of {self.reference}",
                                       source_kind=self.kind, path="save-stream")
         except (Unusual, ArchiveError):
             return None  # docker-py's path words daemon errors and falls back to a spool
         finally:
-            chunks.close()
+            body.close()
 
     def _save_streamed(self, client, image_id: str) -> ImageRecord:
         where = f"the save stream of {self.reference}"

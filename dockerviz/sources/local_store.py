@@ -25,176 +25,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import stat
 import re
 import zlib
 from binascii import a2b_base64 as _b64
 from itertools import repeat
 from operator import add, getitem, mod, mul, neg, sub
-from urllib.parse import quote
 
 from ..errors import ArchiveError, DockervizError
 from ..model import entries as E
 from ..model import tarheaders as th
 from ..model.layer import ContentBuilder, LayerContent, content_from_headers
 from .base import ImageRecord, LayerRef
+from .local_api import LocalUnavailable, inspect_local, local_socket  # noqa: F401 - re-exported
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
-API_PREFIX = "/v1.41"  # every Engine since 20.10 (and podman) answers it with the same shapes
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 LOCAL_PATHS = ("tar-split", "overlay2-diff")
-
-
-class LocalUnavailable(Exception):
-    """The local store cannot be used; the message says why (shown when a path was forced)."""
-
-
-# -- the daemon's socket, without docker-py ----------------------------------------
-
-
-def local_socket() -> str | None:
-    """The unix socket of the daemon docker-py would talk to, when it is one on this machine."""
-    host = os.environ.get("DOCKER_HOST", "").strip()
-    if not host:
-        if os.environ.get("DOCKER_CONTEXT", "").strip() not in ("", "default"):
-            return None
-        path = DEFAULT_SOCKET
-    elif host.startswith("unix://"):
-        path = host[len("unix://"):]
-    else:
-        return None
-    try:
-        return path if stat.S_ISSOCK(os.stat(path).st_mode) else None
-    except OSError:
-        return None
-
-
-class _NotFound(Exception):
-    pass
-
-
-def api_get(sock_path: str, path: str, timeout: float = 10.0):
-    """GET a daemon API path over a unix socket; the decoded JSON.
-
-    Raises _NotFound on 404 and LocalUnavailable on anything else unexpected,
-    so the caller can fall back to docker-py, which words errors for people.
-    """
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\n\r\n".encode())
-        chunks = []
-        while True:
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except OSError as exc:
-        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
-    finally:
-        s.close()
-    data = b"".join(chunks)
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
-    status_line = head.split(b"\r\n", 1)[0].split()
-    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
-    if b"transfer-encoding: chunked" in head.lower():
-        body = _unchunk(body)
-    if status == 404:
-        raise _NotFound()
-    if status != 200:
-        raise LocalUnavailable(f"the daemon answered {status} to {path}")
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise LocalUnavailable(f"the daemon's answer to {path} is not JSON") from None
-    if isinstance(value, dict):
-        for line in head.split(b"\r\n")[1:]:
-            key, _, v = line.partition(b":")
-            if key.strip().lower() == b"api-version":
-                value["_api_version"] = v.strip().decode("ascii", "replace")
-    return value
-
-
-def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: float | None = None):
-    """GET a daemon API path over a unix socket and yield the body in chunks.
-
-    HTTP/1.0, so the daemon sends the body as it is and ends it by closing:
-    the `docker save` stream without loading docker-py. The status is checked
-    before the first chunk; anything but 200 raises LocalUnavailable (or
-    _NotFound) so the caller can go through docker-py instead.
-    """
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            more = s.recv(1 << 16)
-            if not more:
-                raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
-            head += more
-    except OSError as exc:
-        s.close()
-        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
-    except BaseException:
-        s.close()
-        raise
-    head, _, first = head.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].split()
-    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
-    if status != 200 or b"transfer-encoding: chunked" in head.lower():
-        s.close()
-        if status == 404:
-            raise _NotFound()
-        raise LocalUnavailable(f"the daemon answered {status} to {path}")
-
-    def body():
-        try:
-            if first:
-                yield first
-            while True:
-                data = s.recv(chunk)
-                if not data:
-                    return
-                yield data
-        finally:
-            s.close()
-
-    return body()
-
-
-def _unchunk(body: bytes) -> bytes:
-    out = []
-    pos = 0
-    while True:
-        eol = body.find(b"\r\n", pos)
-        if eol < 0:
-            break
-        size = int(body[pos:eol].split(b";", 1)[0] or b"0", 16)
-        if size == 0:
-            break
-        out.append(body[eol + 2: eol + 2 + size])
-        pos = eol + 2 + size + 2
-    return b"".join(out)
-
-
-def inspect_local(reference: str) -> dict | None:
-    """/images/{ref}/json over the local socket; None when there is no local socket or it fails.
-
-    Raises ImageNotFound-like _NotFound so the caller can let docker-py word it.
-    """
-    sock = local_socket()
-    if sock is None:
-        return None
-    try:
-        return api_get(sock, f"/images/{quote(reference, safe='/:@')}/json")
-    except (_NotFound, LocalUnavailable):
-        return None
 
 
 # -- the store ---------------------------------------------------------------------

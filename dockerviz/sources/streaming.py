@@ -20,7 +20,7 @@ from ..errors import ArchiveError
 from ..model import entries as E
 from ..model import tarheaders as th
 from ..model.compression import sniff
-from ..model.layer import LayerContent, read_layer
+from ..model.layer import LayerContent, read_layer, read_layer_stream
 from .archive import TarStore, record_from_store
 from .base import ImageRecord
 
@@ -34,28 +34,48 @@ class Unusual(Exception):
 
 
 class ChunkReader(io.RawIOBase):
-    """A non-seekable file over an iterable of byte chunks, keeping the stream's tail."""
+    """A non-seekable file over a byte stream, keeping the stream's tail.
 
-    def __init__(self, chunks: Iterable[bytes], *, on_bytes: Callable[[int], None] | None = None):
+    The source is either an object with `readinto` (the daemon's socket: read
+    into one reused buffer, so file data that is only skipped is copied once,
+    from the kernel) or an iterable of bytes chunks (docker-py's response).
+    `skip` and `peek` let the header walkers pass over file data and look at
+    a member's first bytes without copying.
+    """
+
+    def __init__(self, source, *, on_bytes: Callable[[int], None] | None = None, scratch: int = 1 << 20):
         self._on_bytes = on_bytes
         self._buf = b""
         self._pos = 0
         self.done = 0
         self.tail = b""
         self._eof = False
-        self._iter = iter(chunks)
+        self._readinto = getattr(source, "readinto", None)
+        if self._readinto is not None:
+            self._scratch = memoryview(bytearray(scratch))
+        else:
+            self._iter = iter(source)
 
-    def _next(self) -> bytes | None:
+    def _next(self):
+        """The next chunk (bytes, or a view of the scratch buffer valid until the next call); None at the end."""
         if self._eof:
             return None
-        for chunk in self._iter:
-            if chunk:
-                break
+        if self._readinto is not None:
+            n = self._readinto(self._scratch)
+            if not n:
+                self._eof = True
+                return None
+            chunk = self._scratch[:n]
         else:
-            self._eof = True
-            return None
-        self.done += len(chunk)
-        self.tail = (self.tail + chunk[-TAIL:])[-TAIL:]
+            for chunk in self._iter:
+                if chunk:
+                    break
+            else:
+                self._eof = True
+                return None
+        n = len(chunk)
+        self.done += n
+        self.tail = (self.tail + bytes(chunk[-TAIL:]))[-TAIL:] if n < TAIL else bytes(chunk[-TAIL:])
         if self._on_bytes is not None:
             self._on_bytes(self.done)
         return chunk
@@ -68,12 +88,12 @@ class ChunkReader(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            parts = [self._buf[self._pos:]]
+            parts = [bytes(self._buf[self._pos:])]
             while True:
                 chunk = self._next()
                 if chunk is None:
                     break
-                parts.append(chunk)
+                parts.append(bytes(chunk))
             self._buf, self._pos = b"", 0
             return b"".join(parts)
         if self._pos >= len(self._buf):
@@ -81,32 +101,61 @@ class ChunkReader(io.RawIOBase):
             if chunk is None:
                 return b""
             self._buf, self._pos = chunk, 0
-            if n >= len(chunk):
-                self._pos = len(chunk)
-                return chunk
         start = self._pos
         end = min(start + n, len(self._buf))
         self._pos = end
-        return self._buf[start:end]
+        return bytes(self._buf[start:end])
 
     def readinto(self, b) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
 
+    def skip(self, n: int) -> int:
+        """Drop the next n bytes; how many there were."""
+        avail = len(self._buf) - self._pos
+        if n <= avail:
+            self._pos += n
+            return n
+        done = avail
+        self._buf, self._pos = b"", 0
+        while done < n:
+            chunk = self._next()
+            if chunk is None:
+                break
+            if done + len(chunk) > n:
+                self._buf, self._pos = chunk, n - done
+                return n
+            done += len(chunk)
+        return done
+
+    def peek(self, n: int) -> bytes:
+        """The next n bytes (fewer at the end), left unread."""
+        avail = len(self._buf) - self._pos
+        if avail >= n:
+            return bytes(self._buf[self._pos:self._pos + n])
+        have = bytes(self._buf[self._pos:])  # a copy: the next read may reuse the buffer
+        while len(have) < n:
+            chunk = self._next()
+            if chunk is None:
+                break
+            have += bytes(chunk)
+        self._buf, self._pos = have, 0
+        return have[:n]
+
     def drain(self) -> None:
         """Read what is left of the stream (so `tail` holds its end)."""
+        self._buf, self._pos = b"", 0
         while self._next() is not None:
             pass
 
 
 class _MemberReader(io.RawIOBase):
-    """The data of one outer member, read through the outer ByteStream."""
+    """The data of one outer member (a compressed layer), read through the outer ByteStream."""
 
     def __init__(self, outer: th.ByteStream, size: int):
         self._outer = outer
         self._left = size
-        self._head = b""
 
     def readable(self) -> bool:
         return True
@@ -114,16 +163,7 @@ class _MemberReader(io.RawIOBase):
     def seekable(self) -> bool:
         return False
 
-    def unread(self, data: bytes) -> None:
-        self._head = data + self._head
-
     def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n is None or n < 0 or n >= len(self._head):
-                data, self._head = self._head, b""
-                return data
-            data, self._head = self._head[:n], self._head[n:]
-            return data
         if n is None or n < 0:
             n = self._left
         n = min(n, self._left)
@@ -222,17 +262,18 @@ def walk_stream(reader, where: str) -> StreamStore:
                 raise ArchiveError(f"{where} is truncated inside {name}.")
             store.small[name] = data
             continue
-        member = _MemberReader(outer, h.size)
-        head = member.read(th.BLOCK)
-        while len(head) < th.BLOCK:
-            more = member.read(th.BLOCK - len(head))
-            if not more:
-                break
-            head += more
+        what = f"layer {name} of {where}"
+        head = reader.peek(th.BLOCK)
         if not _looks_like_layer(head):
             raise Unusual(f"member {name} ({h.size} bytes) is neither a layer nor small")
-        member.unread(head)
-        store.contents[name] = read_layer(member, what=f"layer {name} of {where}")
+        if sniff(head) == "tar":
+            # An uncompressed layer (what `docker save` writes): walk its headers
+            # on the stream itself, file data skipped without a copy.
+            inner = th.ByteStream(reader, limit=h.size, seekable=False)
+            store.contents[name] = read_layer_stream(inner, what=what)
+            outer.pos += inner.pos
+        else:
+            store.contents[name] = read_layer(_MemberReader(outer, h.size), what=what)
     if not store.members:
         raise ArchiveError(f"{where} is empty or not a tar archive; pass the file `docker save` wrote.")
     return store

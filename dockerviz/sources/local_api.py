@@ -1,0 +1,192 @@
+"""The API of a daemon on this machine, over its unix socket, without docker-py.
+
+Cheap calls for the common case (inspect an image, stream `docker save`):
+docker-py costs ~0.1 s to import and copies a save stream more than once.
+Anything unexpected raises LocalUnavailable or _NotFound and the caller goes
+through docker-py, which words errors for people.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+from urllib.parse import quote
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+API_PREFIX = "/v1.41"  # every Engine since 20.10 (and podman) answers it with the same shapes
+
+
+class LocalUnavailable(Exception):
+    """The local store cannot be used; the message says why (shown when a path was forced)."""
+
+
+def local_socket() -> str | None:
+    """The unix socket of the daemon docker-py would talk to, when it is one on this machine."""
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if not host:
+        if os.environ.get("DOCKER_CONTEXT", "").strip() not in ("", "default"):
+            return None
+        path = DEFAULT_SOCKET
+    elif host.startswith("unix://"):
+        path = host[len("unix://"):]
+    else:
+        return None
+    try:
+        return path if stat.S_ISSOCK(os.stat(path).st_mode) else None
+    except OSError:
+        return None
+
+
+class _NotFound(Exception):
+    pass
+
+
+def api_get(sock_path: str, path: str, timeout: float = 10.0):
+    """GET a daemon API path over a unix socket; the decoded JSON.
+
+    Raises _NotFound on 404 and LocalUnavailable on anything else unexpected,
+    so the caller can fall back to docker-py, which words errors for people.
+    """
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\n\r\n".encode())
+        chunks = []
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError as exc:
+        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
+    finally:
+        s.close()
+    data = b"".join(chunks)
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _unchunk(body)
+    if status == 404:
+        raise _NotFound()
+    if status != 200:
+        raise LocalUnavailable(f"the daemon answered {status} to {path}")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise LocalUnavailable(f"the daemon's answer to {path} is not JSON") from None
+    if isinstance(value, dict):
+        for line in head.split(b"\r\n")[1:]:
+            key, _, v = line.partition(b":")
+            if key.strip().lower() == b"api-version":
+                value["_api_version"] = v.strip().decode("ascii", "replace")
+    return value
+
+
+class SocketBody:
+    """The body of an HTTP/1.0 answer (the daemon ends it by closing).
+
+    Read it into a buffer the caller reuses (`readinto`: one copy, from the
+    kernel) or iterate it as bytes chunks.
+    """
+
+    def __init__(self, sock: socket.socket, first: bytes, chunk: int):
+        self._sock = sock
+        self._first = first
+        self._chunk = chunk
+
+    def readinto(self, buf) -> int:
+        if self._first:
+            n = min(len(buf), len(self._first))
+            buf[:n] = self._first[:n]
+            self._first = self._first[n:]
+            return n
+        return self._sock.recv_into(buf)
+
+    def __iter__(self):
+        try:
+            if self._first:
+                first, self._first = self._first, b""
+                yield first
+            while True:
+                data = self._sock.recv(self._chunk)
+                if not data:
+                    return
+                yield data
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: float | None = None) -> SocketBody:
+    """GET a daemon API path over a unix socket; its body, unread.
+
+    HTTP/1.0, so the daemon sends the body as it is and ends it by closing:
+    the `docker save` stream without loading docker-py. The status is checked
+    before returning; anything but 200 raises LocalUnavailable (or _NotFound)
+    so the caller can go through docker-py instead.
+    """
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            more = s.recv(1 << 16)
+            if not more:
+                raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
+            head += more
+    except OSError as exc:
+        s.close()
+        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
+    except BaseException:
+        s.close()
+        raise
+    head, _, first = head.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+    if status != 200 or b"transfer-encoding: chunked" in head.lower():
+        s.close()
+        if status == 404:
+            raise _NotFound()
+        raise LocalUnavailable(f"the daemon answered {status} to {path}")
+    return SocketBody(s, first, chunk)
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = []
+    pos = 0
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            break
+        size = int(body[pos:eol].split(b";", 1)[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(body[eol + 2: eol + 2 + size])
+        pos = eol + 2 + size + 2
+    return b"".join(out)
+
+
+def inspect_local(reference: str) -> dict | None:
+    """/images/{ref}/json over the local socket; None when there is no local socket or it fails.
+
+    Raises ImageNotFound-like _NotFound so the caller can let docker-py word it.
+    """
+    sock = local_socket()
+    if sock is None:
+        return None
+    try:
+        return api_get(sock, f"/images/{quote(reference, safe='/:@')}/json")
+    except (_NotFound, LocalUnavailable):
+        return None
+
+

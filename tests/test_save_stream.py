@@ -1,0 +1,158 @@
+"""The save stream parsed as it arrives equals the same archive read from a file.
+
+The stream reader skips file data without copying it and walks uncompressed
+layers on the stream itself; these tests cut the stream at awkward places
+(chunks of 1, 3, 511 bytes, random sizes) and give it both as an iterable of
+chunks (docker-py) and as a `readinto` source (the daemon's socket).
+"""
+
+import io
+import random
+import tarfile
+
+import pytest
+
+import dockerviz
+from dockerviz.errors import ArchiveError
+from dockerviz.model import tarheaders as th
+from dockerviz.sources import streaming
+from dockerviz.sources.streaming import ChunkReader, record_from_stream
+from support.synth import layer_tar, legacy_archive, oci_archive, write
+
+SMALL = 16_384  # members below this are kept whole (1 MiB in use; lowered so the tests stay quick)
+BIG = 20_000  # makes a layer larger than SMALL: parsed while it streams, not kept
+
+
+@pytest.fixture(autouse=True)
+def small_members(monkeypatch):
+    monkeypatch.setattr(streaming, "SMALL", SMALL)
+
+
+def _blob(name: str, size: int, seed: int) -> tuple:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o640
+    info.mtime = 1700000000
+    return ("raw", info, random.Random(seed).randbytes(size))  # incompressible: stays big under gzip/zstd
+
+
+LAYERS = [
+    layer_tar([("dir", "usr"), _blob("usr/big.bin", BIG, 1), ("file", "usr/a", 700), ("dir", "gone"),
+               ("file", "gone/x", 50), ("symlink", "usr/l", "a")]),
+    layer_tar([("whiteout", "gone"), _blob("usr/big.bin", BIG + 11, 2), ("hardlink", "usr/b", "usr/a"),
+               ("opaque", "usr"), ("file", "usr/" + "n" * 150, 3)]),
+    layer_tar([("file", "small", 10)]),  # below SMALL: kept whole, parsed from memory
+]
+HISTORY = [{"created_by": "one"}, {"created_by": "two"}, {"created_by": "three"}]
+
+
+def _chunks(data: bytes, sizes) -> list[bytes]:
+    out, pos = [], 0
+    for n in sizes:
+        if pos >= len(data):
+            break
+        out.append(data[pos:pos + n])
+        pos += n
+    if pos < len(data):
+        out.append(data[pos:])
+    return out
+
+
+def _sizes(kind: str, total: int):
+    if kind == "random":
+        rng = random.Random(7)
+        return [rng.choice((1, 2, 511, 512, 513, 4096, 70_000)) for _ in range(total)]
+    return [int(kind)] * (total // int(kind) + 1)
+
+
+class _Socketish:
+    """A `readinto` source handing out at most the next planned chunk, like recv_into."""
+
+    def __init__(self, chunks):
+        self._chunks = list(chunks)
+
+    def readinto(self, buf) -> int:
+        while self._chunks:
+            chunk = self._chunks.pop(0)
+            if len(chunk) > len(buf):
+                self._chunks.insert(0, chunk[len(buf):])
+                chunk = chunk[:len(buf)]
+            buf[:len(chunk)] = chunk
+            return len(chunk)
+        return 0
+
+
+def _contents(record) -> list:
+    return [(c.entries, c.whiteouts, c.opaque_dirs, c.tar_bytes) for c in (ref.read() for ref in record.layers)]
+
+
+@pytest.mark.parametrize("compress", [None, "gzip", "zstd"])
+@pytest.mark.parametrize("cut", ["1", "3", "511", "random"])
+@pytest.mark.parametrize("as_socket", [False, True])
+def test_stream_equals_file(tmp_path, compress, cut, as_socket):
+    data = legacy_archive(LAYERS, HISTORY) if compress is None else oci_archive(LAYERS, HISTORY, compress=compress)
+    assert all(len(layer) > SMALL for layer in LAYERS[:2]) and len(LAYERS[2]) < SMALL
+    from_file = dockerviz.analyze(write(tmp_path / "image.tar", data), cache=False)
+    chunks = _chunks(data, _sizes(cut, len(data)))
+    source = _Socketish(chunks) if as_socket else iter(chunks)
+    seen = []
+    reader = ChunkReader(source, on_bytes=seen.append, scratch=4096)
+    record = record_from_stream(reader, reference="synthetic", where="test stream", source_kind="daemon",
+                                path="save-stream")
+    assert _contents(record) == [(c.entries, c.whiteouts, c.opaque_dirs, c.tar_bytes) for c in from_file.contents]
+    assert [e.path for e in record.layers[0].read().entries if e.size == BIG] == ["usr/big.bin"]
+    # progress grew to the archive's end marker (the zero padding after it is left unread)
+    assert seen == sorted(seen) and len(data) - 10240 <= seen[-1] <= len(data)
+    assert reader.tail == data[:seen[-1]][-streaming.TAIL:]
+
+
+def test_stream_cut_inside_a_streamed_layer_is_an_archive_error():
+    data = legacy_archive(LAYERS, HISTORY)
+    cut = data[: data.index(b"usr/a\0") + 600]  # inside the first layer, after its big file
+    with pytest.raises(ArchiveError, match="truncated"):
+        record_from_stream(ChunkReader(_Socketish(_chunks(cut, [4096] * 1000))), reference="x", where="test stream",
+                           source_kind="daemon", path="save-stream")
+
+
+def test_chunk_reader_skip_peek_read_across_chunks():
+    data = bytes(range(256)) * 40
+    for as_socket in (False, True):
+        chunks = _chunks(data, [1, 5, 700, 3, 2000, 4096])
+        r = ChunkReader(_Socketish(chunks) if as_socket else iter(chunks), scratch=1024)
+        assert r.peek(10) == data[:10]
+        assert r.read(4) == data[:4]
+        assert r.skip(1500) == 1500
+        assert r.peek(700) == data[1504:2204]
+        assert r.read(3) == data[1504:1507]
+        assert r.skip(3000) == 3000
+        rest = r.read()
+        assert rest == data[4507:]
+        assert r.skip(10) == 0 and r.read(5) == b"" and r.peek(5) == b""
+
+
+def test_byte_stream_skips_through_the_readers_skip():
+    data = bytes(range(256)) * 8
+    r = ChunkReader(iter(_chunks(data, [100] * 30)))
+    s = th.ByteStream(r, limit=1500)
+    assert s.read(10) == data[:10]
+    assert s.skip(1000) and s.pos == 1010
+    assert s.read(1000) == data[1010:1500]  # stops at the limit
+    assert not s.skip(1)
+
+
+def test_checksum_matches_the_definition():
+    rng = random.Random(3)
+    for _ in range(200):
+        block = bytearray(rng.randbytes(512))
+        signed = rng.random() < 0.3
+        block[148:156] = b" " * 8
+        if signed:
+            total = sum((b - 256 if b > 127 else b) for b in block)
+        else:
+            total = sum(block)
+        if total < 0:
+            continue  # not representable in the octal field
+        block[148:156] = b"%06o\0 " % total
+        assert th._checksum_ok(bytes(block))
+        block[rng.randrange(0, 148)] ^= 1 << rng.randrange(8)
+        assert not th._checksum_ok(bytes(block))

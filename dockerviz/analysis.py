@@ -7,6 +7,7 @@ import struct
 import time
 from typing import Callable
 
+from .model.gc_pause import gc_paused
 from .model.image import Image
 from .sources import open_source
 
@@ -67,6 +68,11 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
         from .cache import NullCache
 
         cache = NullCache()
+    with gc_paused():
+        return _analyze(source, path, cache, client, tracker, saved)
+
+
+def _analyze(source, path, cache, client, tracker: Progress, saved) -> Image:
     src = open_source(source, path=path, client=client, on_bytes=saved, cache=cache)
     with src as record:
         tracker.total_layers = len(record.layers)

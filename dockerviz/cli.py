@@ -55,7 +55,11 @@ def _print_report(img, out) -> None:
 
 
 def _analyze(args) -> int:
+    import gc
+
     from .analysis import analyze
+
+    gc.disable()  # one short-lived process building acyclic data: collections would only cost time
 
     source = args.source or _default_source()
     cache = False if args.no_cache else None

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from . import entries as E
 from .dive_accounting import DiveAccounting, dive_accounting
+from .gc_pause import gc_paused
 from .layer import LayerContent
 from .merge import MergeResult, merge
 
@@ -87,11 +88,13 @@ class Image:
     # -- accounting -----------------------------------------------------
     @cached_property
     def merged(self) -> MergeResult:
-        return merge(self.contents)
+        with gc_paused():
+            return merge(self.contents)
 
     @cached_property
     def dive(self) -> DiveAccounting:
-        return dive_accounting(self.contents, self.diff_ids)
+        with gc_paused():
+            return dive_accounting(self.contents, self.diff_ids)
 
     @property
     def size_bytes(self) -> int:

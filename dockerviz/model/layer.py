@@ -7,6 +7,7 @@ the unit the cache stores under the layer's diff id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import attrgetter
 from typing import BinaryIO, Iterable
 
@@ -30,7 +31,7 @@ class LayerContent:
     opaque_dirs: list[str] = field(default_factory=list)
     tar_bytes: int = 0
 
-    @property
+    @cached_property
     def disk_bytes(self) -> int:
         """The size `docker history` shows: lstat sizes, hard links once, dirs 0."""
         total = 0

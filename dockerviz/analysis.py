@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import struct
 import time
 from typing import Callable
 
 from .model.gc_pause import gc_paused
 from .model.image import Image
+from .parallel import read_layers
 from .sources import open_source
 
 
@@ -91,16 +90,18 @@ def _analyze(source, path, cache, client, tracker: Progress, saved) -> Image:
                 done[ref.diff_id] = content
                 tracker.update(layers=1, nbytes=ref.size_hint or 0)
 
-        def finished(ref, content, encoded=None):
+        takes_encoded = bool(cache) and getattr(cache, "put_encoded_ok", False)
+
+        def finished(ref, content, encoded):
             done[ref.diff_id] = content
             if cache:
-                if encoded is not None and getattr(cache, "put_encoded_ok", False):
+                if encoded is not None:
                     cache.put(ref.diff_id, content, encoded=encoded)
                 else:
                     cache.put(ref.diff_id, content)
             tracker.update(layers=1, nbytes=ref.size_hint or 0)
 
-        _read_layers(missing, finished)
+        read_layers(missing, finished, want_encoded=takes_encoded)
         tracker.layers = len(record.layers)
         tracker.update(phase="done", force=True)
         name = record.repo_tags[0] if record.repo_tags else record.reference
@@ -112,123 +113,6 @@ def _analyze(source, path, cache, client, tracker: Progress, saved) -> Image:
     if cache:
         _cached_dive_accounting(img, cache)
     return img
-
-
-# -- reading the layers a cache does not hold ---------------------------------------
-
-PARALLEL_MIN_COST = 400_000  # tar-split bytes (~ 500 entries) before a second process pays off
-
-
-def _cost(ref) -> int:
-    reader = ref.reader
-    cost = getattr(reader, "cost", None) if reader is not None else None
-    return cost if cost is not None else (ref.size_hint or 0) // 100
-
-
-def _can_fork(refs) -> bool:
-    import threading
-
-    if len(refs) < 2 or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-        return False
-    if threading.active_count() > 1:  # forking a threaded process (a kernel) is not safe
-        return False
-    if not _idle_core():
-        return False  # a second process would only compete with the first
-    if any(r.reader is not None and not getattr(r.reader, "fork_safe", False) for r in refs):
-        return False  # e.g. a reader that would start `docker save`
-    return sum(_cost(r) for r in refs) >= PARALLEL_MIN_COST
-
-
-def _idle_core() -> bool:
-    """Whether a core is free for a worker: the 1-minute load says so, or (as it lags a minute behind
-    processes that just ended) the number of tasks running right now does."""
-    cpus = os.cpu_count() or 1
-    try:
-        if os.getloadavg()[0] <= cpus - 0.5:
-            return True
-    except OSError:
-        return True
-    try:
-        with open("/proc/loadavg", "rb") as f:
-            running = int(f.read().split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    return running - 1 <= cpus - 2  # besides this process
-
-
-def _read_layers(refs, finished) -> None:
-    """Read refs, calling finished(ref, content) for each; on two cores or more, half in a forked worker.
-
-    The worker sends the layers back in the cache's compact encoding. If it
-    fails in any way, the parent reads its share itself, so errors surface
-    exactly as in a sequential read.
-    """
-    if not _can_fork(refs):
-        for ref in refs:
-            finished(ref, ref.read())
-        return
-    # Largest first, each to the lighter side: two shares of about equal cost.
-    order = sorted(refs, key=_cost, reverse=True)
-    mine, theirs, load = [], [], [0, 0]
-    for ref in order:
-        side = 0 if load[0] <= load[1] else 1
-        (mine if side == 0 else theirs).append(ref)
-        load[side] += _cost(ref)
-    from .cache import decode_layer, encode_layer
-
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the worker
-        status = 1
-        try:
-            os.close(r)
-            blobs = [encode_layer(ref.read()) for ref in theirs]
-            out = struct.pack("<I", len(blobs)) + b"".join(struct.pack("<Q", len(b)) for b in blobs) + b"".join(blobs)
-            view = memoryview(out)
-            while view:
-                view = view[os.write(w, view):]
-            status = 0
-        except BaseException:
-            pass
-        finally:
-            os._exit(status)
-    os.close(w)
-    try:
-        for ref in mine:
-            finished(ref, ref.read())
-        chunks = []
-        while True:
-            chunk = os.read(r, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(r)
-        _, status = os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    contents = None
-    if status == 0 and len(data) >= 4:
-        try:
-            (n,) = struct.unpack_from("<I", data, 0)
-            lens = struct.unpack_from(f"<{n}Q", data, 4)
-            pos = 4 + 8 * n
-            contents = []
-            blobs = []
-            for ln in lens:
-                blob = data[pos: pos + ln]
-                contents.append(decode_layer(blob))
-                blobs.append(blob)
-                pos += ln
-            if n != len(theirs) or pos != len(data):
-                contents = None
-        except (struct.error, ValueError, IndexError, UnicodeError):
-            contents = None
-    if contents is None:
-        for ref in theirs:
-            finished(ref, ref.read())
-        return
-    for ref, content, blob in zip(theirs, contents, blobs):
-        finished(ref, content, blob)
 
 
 # -- the dive-compatible accounting of a known set of layers --------------------------

@@ -80,7 +80,7 @@ def _join(strings) -> bytes:
 def _split(data: bytes, n: int) -> list:
     if n == 0:
         return []
-    out = data.decode("utf-8", "surrogateescape").split(_SEP)
+    out = str(data, "utf-8", "surrogateescape").split(_SEP)  # bytes or a memoryview
     if len(out) != n:
         raise ValueError("column length")
     return out
@@ -132,13 +132,15 @@ def decode_layer(data: bytes) -> LayerContent:
     paths = _split(blobs[0], n)
     links = _split(blobs[1], n)
     names = [_KINDS[k] for k in kinds]  # IndexError on a bad code
-    values = nums.tolist()
-    sizes = values[:n]
-    # share the int objects of repeated modes and ids: most layers have a handful
-    shared: dict = {}
-    modes = [shared.setdefault(v, v) for v in values[n: 2 * n]]
-    uids = [shared.setdefault(v, v) for v in values[2 * n: 3 * n]]
-    gids = [shared.setdefault(v, v) for v in values[3 * n:]]
+    sizes = nums[:n].tolist()
+    # One int object per distinct mode and id (most layers have a handful). Each
+    # value is made and dropped in turn, so no field of freed ints is left
+    # between the objects kept (it would stay in the process as fragmentation).
+    share: dict = {}
+    share = share.setdefault
+    modes = [share(v, v) for v in nums[n: 2 * n]]
+    uids = [share(v, v) for v in nums[2 * n: 3 * n]]
+    gids = [share(v, v) for v in nums[3 * n:]]
     content = LayerContent()
     content.entries = list(map(E.Entry, paths, names, sizes, modes, uids, gids, links))
     content.whiteouts = _split(blobs[2], nw)

@@ -248,15 +248,15 @@ def test_cli_json_path_stays_light(test_images, tmp_path):
 def test_parallel_read_matches_sequential(tmp_path, monkeypatch):
     """Cold reads of several layers may run half in a forked worker: same results, and a failing worker
     only means the parent reads those layers itself."""
-    from dockerviz import analysis
+    from dockerviz import parallel
 
     layers = [BASE, APP_A, APP_B, layer_tar([("file", f"many/{i}", i) for i in range(300)])]
     arch = write(tmp_path / "p.tar", legacy_archive(layers, [{"created_by": str(i)} for i in range(4)]))
     sequential = summary(dockerviz.analyze(arch, cache=False))
-    monkeypatch.setattr(analysis, "PARALLEL_MIN_COST", 0)
-    monkeypatch.setattr(analysis.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    monkeypatch.setattr(analysis.os, "cpu_count", lambda: 2)
-    assert analysis._can_fork(dockerviz.sources.open_source(arch).open().layers)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_COST", 0)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert parallel.can_fork(dockerviz.sources.open_source(arch).open().layers)
     assert summary(dockerviz.analyze(arch, cache=False)) == sequential
     monkeypatch.setattr("dockerviz.cache.encode_layer", lambda c: 1 / 0)  # the worker fails
     assert summary(dockerviz.analyze(arch, cache=False)) == sequential

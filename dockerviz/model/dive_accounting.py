@@ -154,9 +154,11 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
         if tree is None:
             tree = built[i] = _layer_tree(layers[i])
         return tree
-    cum: dict[str, int] = {}
-    mins: dict[str, int] = {}
-    count: dict[str, int] = {}
+    # Most paths are seen once: one dict for first sightings, [cum, min, count] only for repeats.
+    # (Three dicts keyed by every path cost ~130 bytes per entry at the peak.)
+    first: dict[str, int] = {}
+    repeats: dict[str, list] = {}
+    total_cum = 0
 
     # dive stacks layers 0..idx-1 afresh for every whiteout it meets; the stack
     # is built here once, incrementally, and only as far as a whiteout needs it.
@@ -178,11 +180,20 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
         return stacked
 
     def add(key: str, size: int) -> None:
-        cum[key] = cum.get(key, 0) + size
-        m = mins.get(key)
-        if m is None or size < m:
-            mins[key] = size
-        count[key] = count.get(key, 0) + 1
+        nonlocal total_cum
+        total_cum += size
+        rep = repeats.get(key)
+        if rep is not None:
+            rep[0] += size
+            if size < rep[1]:
+                rep[1] = size
+            rep[2] += 1
+            return
+        was = first.get(key)
+        if was is None:
+            first[key] = size
+        else:
+            repeats[key] = [was + size, min(was, size), 2]
 
     for idx, content in enumerate(layers):
         if not content.whiteouts:
@@ -200,7 +211,7 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
                     i = p.rfind("/", 0, i)
             for e in content.entries:
                 if e.path not in ancestors:
-                    add("/" + e.path, e.size)
+                    add(e.path, e.size)
             continue
 
         tree = tree_of(idx)
@@ -217,19 +228,18 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
                 prev = _get(lower, real)
                 if prev is None:
                     raise _Abort  # dive stops visiting this layer here
-                add("/" + "/".join(real), _subtree_size(prev) if prev.is_dir else 0)
+                add("/".join(real), _subtree_size(prev) if prev.is_dir else 0)
             else:
-                add("/" + "/".join(parts), node.size)
+                add("/".join(parts), node.size)
 
         try:
             visit(tree, [])
         except _Abort:
             pass
 
-    total_cum = sum(cum.values())
-    total_min = sum(mins.values())
+    total_min = sum(first.values()) + sum(rep[1] - first[k] for k, rep in repeats.items())
     efficiency = 1.0 if total_cum == 0 else total_min / total_cum
-    bad = [InefficientPath(E.display_path(k[1:]), n, cum[k]) for k, n in count.items() if n >= 2]
+    bad = [InefficientPath(E.display_path(k), rep[2], rep[0]) for k, rep in repeats.items()]
     bad.sort(key=lambda p: (-p.size, p.path))
     layer_sizes = [c.tar_bytes for c in layers]
     return DiveAccounting(

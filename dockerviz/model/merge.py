@@ -10,6 +10,7 @@ layer that wrote it and the layer that hid it: that is the exact accounting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import entries as E
@@ -51,9 +52,9 @@ class Change:
 def _row(item) -> Change:
     if isinstance(item, Change):
         return item
+    if isinstance(item, E.Entry):  # added
+        return Change(item.path, item.kind, E.ADDED, item.size, item.mode, item.uid, item.gid, item.link)
     entry, prev = item
-    if prev is None:
-        return Change(entry.path, entry.kind, E.ADDED, entry.size, entry.mode, entry.uid, entry.gid, entry.link)
     return Change(entry.path, entry.kind, E.MODIFIED, entry.size, entry.mode, entry.uid, entry.gid, entry.link,
                   prev_kind=prev.kind, prev_size=prev.size, prev_mode=prev.mode)
 
@@ -61,8 +62,9 @@ def _row(item) -> Change:
 class LayerChanges:
     """Per-layer change lists, kept compact and turned into Change rows on first look.
 
-    Merging records (entry, previous entry) pairs; most callers only need the
-    counts, and building a row object per entry costs more than the merge.
+    Merging records an added entry as itself and a modified one as an (entry,
+    previous entry) pair; most callers only need the counts, and building a
+    row object per entry costs more than the merge.
     """
 
     def __init__(self, raw: list, counts: list):
@@ -96,9 +98,46 @@ class Hidden:
     how: str
 
 
+class FinalFS(Mapping):
+    """The final filesystem: path -> (layer index, Entry).
+
+    Two dicts underneath (path -> Entry, path -> layer): a (layer, Entry)
+    tuple per path would cost 64 bytes, the second dict about 30.
+    """
+
+    __slots__ = ("entries", "layers")
+
+    def __init__(self, entries: dict, layers: dict):
+        self.entries = entries
+        self.layers = layers
+
+    def __getitem__(self, path: str) -> tuple:
+        return self.layers[path], self.entries[path]
+
+    def get(self, path: str, default=None):
+        entry = self.entries.get(path)
+        return default if entry is None else (self.layers[path], entry)
+
+    def __contains__(self, path) -> bool:
+        return path in self.entries
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def keys(self):
+        return self.entries.keys()
+
+    def items(self):
+        layers = self.layers
+        return ((p, (layers[p], e)) for p, e in self.entries.items())
+
+
 @dataclass
 class MergeResult:
-    final: dict  # path -> (layer index, Entry)
+    final: FinalFS  # path -> (layer index, Entry)
     changes: LayerChanges  # changes[layer] -> list[Change]; changes.counts[layer] -> counts
     hidden: list  # list[Hidden]
     stored_file_bytes: int = 0
@@ -111,7 +150,8 @@ class MergeResult:
 
 @dataclass
 class _State:
-    fs: dict = field(default_factory=dict)  # path -> (layer, Entry)
+    fs: dict = field(default_factory=dict)  # path -> Entry
+    at: dict = field(default_factory=dict)  # path -> layer that wrote it
     children: dict = field(default_factory=dict)  # dir path -> {child path: None}
     hidden_at: dict = field(default_factory=dict)  # (layer, path) -> (hider, how)
 
@@ -129,9 +169,9 @@ def _remove_subtree(state: _State, path: str, hider: int, how: str) -> tuple[int
     stack = [path]
     while stack:
         p = stack.pop()
-        held = state.fs.pop(p, None)
-        if held is not None:
-            layer, entry = held
+        entry = state.fs.pop(p, None)
+        if entry is not None:
+            layer = state.at.pop(p)
             count += 1
             if entry.kind == E.FILE:
                 nbytes += entry.size
@@ -143,8 +183,7 @@ def _remove_subtree(state: _State, path: str, hider: int, how: str) -> tuple[int
     return count, nbytes
 
 
-def _removal_row(path: str, held, count: int, nbytes: int, via: str) -> Change:
-    _, entry = held
+def _removal_row(path: str, entry: E.Entry, count: int, nbytes: int, via: str) -> Change:
     return Change(path, entry.kind, E.REMOVED, nbytes, entry.mode, entry.uid, entry.gid, entry.link,
                   prev_kind=entry.kind, prev_size=nbytes, prev_mode=entry.mode,
                   removed_entries=count, via=via)
@@ -158,7 +197,7 @@ def _clear_non_dir_ancestors(state: _State, path: str, layer: int, rows: list) -
         if held is None:
             parent = E.parent_of(parent)
             continue
-        if held[1].kind != E.DIR:
+        if held.kind != E.DIR:
             count, nbytes = _remove_subtree(state, parent, layer, REPLACED)
             rows.append(_removal_row(parent, held, count, nbytes, REPLACED))
         return
@@ -171,6 +210,7 @@ def merge(layers: list[LayerContent]) -> MergeResult:
     stored = 0
     hardlinks: list[dict[str, list[str]]] = []  # per layer: target -> [link paths]
     fs = state.fs
+    at = state.at
     hidden_at = state.hidden_at
     children = state.children
     DIR, FILE, HARDLINK = E.DIR, E.FILE, E.HARDLINK
@@ -209,11 +249,11 @@ def merge(layers: list[LayerContent]) -> MergeResult:
             parent, _, _ = path.rpartition("/")
             if parent:
                 held_parent = fs.get(parent)
-                if held_parent is None or held_parent[1].kind != DIR:
+                if held_parent is None or held_parent.kind != DIR:
                     _clear_non_dir_ancestors(state, path, idx, rows)
-            prev = fs.get(path)
-            if prev is None:
-                rows.append((entry, None))
+            prev_entry = fs.get(path)
+            if prev_entry is None:
+                rows.append(entry)
                 added += 1
                 kids = children.get(parent)
                 if kids is None:
@@ -221,7 +261,7 @@ def merge(layers: list[LayerContent]) -> MergeResult:
                 else:
                     kids[path] = None
             else:
-                prev_layer, prev_entry = prev
+                prev_layer = at[path]
                 if prev_entry.kind == DIR and kind != DIR:
                     # A directory replaced by a non-directory takes its subtree with it.
                     for child in list(children.get(path, ())):
@@ -230,13 +270,14 @@ def merge(layers: list[LayerContent]) -> MergeResult:
                     hidden_at[(prev_layer, path)] = (idx, OVERWRITTEN)
                 rows.append((entry, prev_entry))
                 modified += 1
-            fs[path] = (idx, entry)
+            fs[path] = entry
+            at[path] = idx
         hardlinks.append(links)
         all_changes.append(rows)
         all_counts.append({E.ADDED: added, E.MODIFIED: modified, E.REMOVED: len(rows) - added - modified})
 
     hidden, visible = _account(layers, state, hardlinks)
-    return MergeResult(final=fs, changes=LayerChanges(all_changes, all_counts), hidden=hidden,
+    return MergeResult(final=FinalFS(fs, at), changes=LayerChanges(all_changes, all_counts), hidden=hidden,
                        stored_file_bytes=stored, visible_file_bytes=visible)
 
 
@@ -246,7 +287,7 @@ def _account(layers, state: _State, hardlinks) -> tuple[list[Hidden], int]:
     The bytes of a file are visible while any path of its hard-link group (the
     file and the links to it written in the same layer) is still visible.
     """
-    fs = state.fs
+    at = state.at
     hidden: list[Hidden] = []
     visible = 0
     for idx, content in enumerate(layers):
@@ -259,8 +300,7 @@ def _account(layers, state: _State, hardlinks) -> tuple[list[Hidden], int]:
                 members.extend(links.get(entry.path, ()))
             seen = False
             for m in members:
-                held = fs.get(m)
-                if held is not None and held[0] == idx:
+                if at.get(m) == idx:
                     seen = True
                     break
             if seen:

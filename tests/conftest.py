@@ -6,6 +6,7 @@
 - test_images / saved_archive: the images of tests/support/images.py, built
   once per session (reused across sessions by their input-hash label), and
   their `docker save` archives.
+- podman: a Podman API service with the small test images (a second engine).
 - shared_fixtures: ../shared/fixtures; skips when that folder is absent (the
   one kind of skip CI allows).
 - offline / run_offline: DOCKER_HOST pointed at a socket nothing listens on.
@@ -76,6 +77,26 @@ def saved_archive(docker_client, test_images, tmp_path_factory):
         return made[tag]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def podman(docker_client, test_images, saved_archive, tmp_path_factory):
+    """A Podman API service (tests/support/podman.py) holding the small test images, loaded from
+    their `docker save` archives. Without podman: pytest.fail under CI=true, pytest.skip otherwise."""
+    from support.podman import PodmanService, PodmanUnavailable
+
+    try:
+        service = PodmanService(tmp_path_factory.mktemp("podman", numbered=True))
+    except PodmanUnavailable as exc:
+        if _in_ci():
+            pytest.fail(f"no podman: {exc}", pytrace=False)
+        pytest.skip(f"no podman: {exc}")
+    try:
+        for spec in images.SMALL_IMAGES:
+            service.load(saved_archive(spec.tag))
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 #
 # From a bare Debian machine (as root, or with sudo): installs what the suite
 # needs when it is missing (Docker Engine, static busybox, debootstrap, zstd,
-# Chromium), installs dockerviz with its test extra, then runs pytest with the
-# given arguments. Exits 0 only when tests ran and passed; "no tests collected"
+# Chromium, Podman as a second engine), installs dockerviz with its test
+# extra, then runs pytest with the given arguments. Exits 0 only when tests ran and passed; "no tests collected"
 # (pytest exit 5) counts as a failure.
 #
 # Environment:
@@ -27,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------- system packages
-APT_PACKAGES=(docker.io busybox-static debootstrap zstd chromium)
+APT_PACKAGES=(docker.io busybox-static debootstrap zstd chromium podman)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

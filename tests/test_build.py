@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -22,6 +20,7 @@ import dockerviz.building as dvb
 from dockerviz.building import history
 from dockerviz.errors import BuildError, DockervizError
 from support import browser as B
+from support import proxy
 from support.jupyter import jupyter_server
 
 BUSYBOX = "/bin/busybox"
@@ -481,54 +480,15 @@ def test_bad_arguments_fail_before_any_thread(ctx, no_thread_left):
 
 # ---------------------------------------------------------------- the daemon goes away
 
-PROXY = r"""
-import os, socket, sys, threading
-listen, target = sys.argv[1], sys.argv[2]
-srv = socket.socket(socket.AF_UNIX)
-srv.bind(listen)
-srv.listen(16)
-print("ready", flush=True)
-def pipe(a, b):
-    try:
-        while True:
-            data = a.recv(65536)
-            if not data:
-                break
-            b.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-while True:
-    c, _ = srv.accept()
-    u = socket.socket(socket.AF_UNIX)
-    u.connect(target)
-    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
-    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
-"""
-
-
 @pytest.fixture
 def socket_proxy(tmp_path, monkeypatch):
     """A unix socket proxy to the real daemon; DOCKER_HOST points at it. Yields the process."""
-    real = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if not real.startswith("unix://"):
-        pytest.skip("the proxy only fronts a unix-socket daemon")
-    listen = str(tmp_path / "proxy.sock")
-    proc = subprocess.Popen([sys.executable, "-c", PROXY, listen, real[len("unix://"):]], stdout=subprocess.PIPE,
-                            text=True)
+    proc, host = proxy.start(str(tmp_path / "proxy.sock"))
     try:
-        assert proc.stdout.readline().strip() == "ready"
-        monkeypatch.setenv("DOCKER_HOST", f"unix://{listen}")
+        monkeypatch.setenv("DOCKER_HOST", host)
         yield proc
     finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+        proxy.stop(proc)
 
 
 def test_daemon_going_away_mid_build(ctx, builder, socket_proxy, no_thread_left):

@@ -156,3 +156,53 @@ def test_checksum_matches_the_definition():
         assert th._checksum_ok(bytes(block))
         block[rng.randrange(0, 148)] ^= 1 << rng.randrange(8)
         assert not th._checksum_ok(bytes(block))
+
+
+# -- against the real daemon ------------------------------------------------------------
+
+
+def _facts(img) -> tuple:
+    return (img.id, img.diff_ids, [(c.entries, c.whiteouts, c.opaque_dirs, c.tar_bytes) for c in img.contents],
+            img.reclaimable_bytes, img.dive.efficiency, img.dive.inefficient_bytes)
+
+
+@pytest.fixture
+def remote_daemon(monkeypatch, tmp_path):
+    """The real daemon behind a TCP proxy: no local socket, so dockerviz streams through docker-py."""
+    from support import proxy
+
+    proc, host = proxy.start("tcp")
+    monkeypatch.setenv("DOCKER_HOST", host)
+    yield host
+    proxy.stop(proc)
+
+
+def test_save_stream_through_docker_py_equals_local_socket(test_images, monkeypatch, remote_daemon):
+    from support import images
+
+    from dockerviz.sources import daemon, local_api
+
+    tag = images.PARITY_LINKS.tag
+    assert local_api.local_socket() is None  # a TCP daemon: the local socket reader is not used
+    via_docker_py = dockerviz.analyze(tag, path="save-stream", cache=False)
+    assert via_docker_py.path == "save-stream"
+    monkeypatch.delenv("DOCKER_HOST")
+    via_socket = dockerviz.analyze(tag, path="save-stream", cache=False)
+    assert _facts(via_docker_py) == _facts(via_socket)
+
+    # Something the in-stream parse does not expect: the stream is read again, spooled to a file.
+    monkeypatch.setenv("DOCKER_HOST", remote_daemon)
+    spooled = []
+    real_spool = daemon.DaemonSource._save_spooled
+
+    def spool(self, client, image_id):
+        spooled.append(image_id)
+        return real_spool(self, client, image_id)
+
+    def unusual(*a, **k):
+        raise streaming.Unusual("test: a member the stream parse does not handle")
+
+    monkeypatch.setattr(daemon, "record_from_stream", unusual)
+    monkeypatch.setattr(daemon.DaemonSource, "_save_spooled", spool)
+    via_spool = dockerviz.analyze(tag, path="save-stream", cache=False)
+    assert spooled and _facts(via_spool) == _facts(via_socket)

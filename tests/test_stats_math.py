@@ -1,10 +1,11 @@
 """The `docker stats` maths on recorded and documented stats JSON (no daemon needed).
 
 cgroup1_*.json were recorded from Docker Engine 20.10 on this kind of host
-(tests/data/stats/record_v1.py); cgroup2_web.json and podman_worker.json are
-hand-written in the shapes those producers stream. Every expected number is
-worked out here from the raw fields with docker/cli's formulas, not by
-calling the code under test.
+(tests/data/stats/record_stats.py), podman_busy.json and podman_mem64.json from
+Podman 4.3 (the same script); cgroup2_web.json and
+podman_worker.json are hand-written in the shapes those producers stream.
+Every expected number is worked out here from the raw fields with docker/cli's
+formulas (Podman: `podman stats`'), not by calling the code under test.
 """
 
 import json
@@ -47,7 +48,7 @@ def test_cgroup1_busy_loop_cpu_matches_cli_formula():
         assert u.cpu_percent == pytest.approx(expected, rel=1e-12)
         assert 90 <= u.cpu_percent <= 110  # one busy loop
     # an explicit earlier reading spans two periods: still one busy CPU
-    u = stats.compute(s[2], previous_cpu=s[0]["cpu_stats"])
+    u = stats.compute(s[2], previous=s[0])
     assert u.cpu_percent == pytest.approx(cli_cpu(s[2]["cpu_stats"], s[0]["cpu_stats"]))
     assert 90 <= u.cpu_percent <= 110
 
@@ -121,14 +122,20 @@ def test_cgroup2_numbers():
 # ---- podman, documented shape ------------------------------------------------------
 
 
+def podman_cpu(raw, previous=None):
+    """What `podman stats` shows: CPU time used over wall time elapsed, in % of one CPU."""
+    pre = previous["cpu_stats"] if previous else raw["precpu_stats"]
+    start = stats.parse_time(previous["read"] if previous else raw["preread"])
+    used = raw["cpu_stats"]["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
+    return used / ((stats.parse_time(raw["read"]) - start) * 1e9) * 100
+
+
 def test_podman_numbers():
     s = samples("podman_worker.json")
     assert [stats.shape(r) for r in s] == ["podman", "podman"]
     u0, u1 = (stats.compute(r) for r in s)
-    # 5e9 / 10e9 * 2 * 100 (podman's first sample already carries a previous reading)
-    assert u0.cpu_percent == pytest.approx(100.0)
-    # online_cpus 0 -> len(percpu_usage) = 2: 5.5e9 / 10e9 * 2 * 100
-    assert u1.cpu_percent == pytest.approx(110.0)
+    assert u0.cpu_percent == pytest.approx(podman_cpu(s[0]))
+    assert u1.cpu_percent == pytest.approx(5.5e9 / 5.001543211e9 * 100)
     # no memory breakdown: usage as is
     assert u0.mem_bytes == 52428800
     assert u1.mem_bytes == 56623104
@@ -140,6 +147,34 @@ def test_podman_numbers():
     # local-time stamps with an offset; 5 s period
     assert u1.time - u0.time == pytest.approx(5.001543211, abs=1e-6)
     assert u0.time == pytest.approx(1709634005.123456789, abs=1e-6)
+
+
+def test_podman_recorded_busy_loop_reads_one_cpu_not_two():
+    """Podman's system_cpu_usage is not host time over all cores: the CLI's formula doubles a busy loop here."""
+    s = samples("podman_busy.json")
+    assert all(stats.shape(r) == "podman" for r in s)
+    # the first sample's previous reading is a millisecond old: nothing to measure yet
+    assert math.isnan(stats.compute(s[0]).cpu_percent)
+    for raw in s[1:]:
+        u = stats.compute(raw)
+        assert u.cpu_percent == pytest.approx(podman_cpu(raw), rel=1e-9)
+        assert u.cpu_percent == pytest.approx(raw["cpu_stats"]["cpu"], abs=0.5)  # Podman's own number
+        assert 95 <= u.cpu_percent <= 105
+        assert cli_cpu(raw["cpu_stats"], raw["precpu_stats"]) > 190  # what `docker stats` would print
+    # over two periods, from an explicit earlier sample
+    u = stats.compute(s[2], previous=s[0])
+    assert u.cpu_percent == pytest.approx(podman_cpu(s[2], s[0]), rel=1e-9)
+    assert 95 <= u.cpu_percent <= 105
+
+
+def test_podman_recorded_memory_and_limit():
+    s = samples("podman_mem64.json")
+    for raw in s[1:]:
+        u = stats.compute(raw)
+        assert u.mem_limit_bytes == 128 * 2**20
+        assert 64 * 2**20 <= u.mem_bytes <= 64 * 2**20 * 1.1  # the 64 MiB buffer dd holds
+        assert u.mem_percent == pytest.approx(u.mem_bytes / u.mem_limit_bytes * 100)
+        assert 0 <= u.cpu_percent < 5  # blocked on a pipe: idle
 
 
 # ---- formula edge cases (the docker/cli unit tests' numbers) ---------------------------

@@ -251,7 +251,7 @@ class StatsSampler:
                 self._responses[t.id] = response
             if self._stop.is_set():
                 return
-            last_cpu = None
+            last_raw = None
             last_time = None
             min_gap = self.interval * 0.9
             for raw in samples:
@@ -263,7 +263,7 @@ class StatsSampler:
                         break
                     continue
                 now = time.monotonic()
-                u = stats.compute(raw, previous_cpu=last_cpu)
+                u = stats.compute(raw, previous=last_raw)
                 if u is None:
                     continue
                 if last_time is not None and u.time is not None and u.time - last_time < min_gap:
@@ -272,7 +272,7 @@ class StatsSampler:
                     t.first_at = now
                 if t.first_cpu_at is None and u.cpu_percent == u.cpu_percent:  # not NaN
                     t.first_cpu_at = now
-                last_cpu = raw.get("cpu_stats")
+                last_raw = raw
                 last_time = u.time
                 row = u.row(t.name)
                 with self._lock:

@@ -16,9 +16,17 @@ prints (docker/cli, cli/command/container/stats_helpers.go):
 
 Three Linux shapes are understood: Docker on cgroup v1, Docker on cgroup v2
 and Podman's Docker-compatible API (no memory breakdown, a sample every 5 s,
-its own `cpu` field). One deliberate difference from the CLI: when a sample
-has no previous CPU reading (the first sample of a stream has an all-zero
-`precpu_stats`) the CLI divides by totals since boot; here CPU % is NaN.
+its own `cpu` field). Two deliberate differences from the CLI:
+
+- when a sample has no previous CPU reading (the first sample of a stream has
+  an all-zero `precpu_stats`) the CLI divides by totals since boot; here CPU %
+  is NaN.
+- Podman's `system_cpu_usage` is not the host's CPU time over all cores (a
+  busy loop reads ~200 % on two cores through the CLI's formula; an idle
+  container's system delta is a few milliseconds over 5 s). For Podman, CPU %
+  = Δtotal_usage / Δ`read` time × 100, which is what `podman stats` shows
+  (and Podman's own `cpu` field); NaN for a first sample taken moments after
+  its previous reading.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ __all__ = [
     "block_io",
     "compute",
     "cpu_percent",
+    "cpu_percent_podman",
     "is_empty",
     "memory_percent",
     "memory_used",
@@ -162,6 +171,24 @@ def cpu_percent(cpu_stats: dict, precpu_stats: dict | None) -> float:
     return 0.0
 
 
+PODMAN_MIN_ELAPSED = 0.1  # seconds: a first sample's previous reading is ~1 ms old, too close to measure
+
+
+def cpu_percent_podman(raw: dict, previous: dict | None = None) -> float:
+    """CPU % of a Podman sample: CPU time used over wall time elapsed since the previous reading."""
+    raw = _dict(raw)
+    if previous is not None:
+        pre, pre_time = _dict(_dict(previous).get("cpu_stats")), parse_time(_dict(previous).get("read"))
+    else:
+        pre, pre_time = _dict(raw.get("precpu_stats")), parse_time(raw.get("preread"))
+    now = parse_time(raw.get("read"))
+    if now is None or pre_time is None or now - pre_time < PODMAN_MIN_ELAPSED:
+        return NAN
+    cpu_delta = float(_int(_dict(_dict(raw.get("cpu_stats")).get("cpu_usage")).get("total_usage"))) - float(
+        _int(_dict(pre.get("cpu_usage")).get("total_usage")))
+    return max(cpu_delta, 0.0) / ((now - pre_time) * 1e9) * 100.0
+
+
 def cpu_percent_windows(raw: dict) -> float:
     """Windows daemons: 100 ns intervals used / intervals possible across num_procs."""
     read, pre = parse_time(raw.get("read")), parse_time(raw.get("preread"))
@@ -245,13 +272,12 @@ class Usage:
         )
 
 
-def compute(raw: dict, previous_cpu: dict | None = None) -> Usage | None:
+def compute(raw: dict, previous: dict | None = None) -> Usage | None:
     """The `docker stats` numbers of one raw sample, or None for an empty one.
 
-    `previous_cpu` is the `cpu_stats` of an earlier sample of the same
-    container to measure CPU against (for example the last one kept when
-    sampling less often than the daemon streams); by default the sample's own
-    `precpu_stats`.
+    `previous` is an earlier raw sample of the same container to measure CPU
+    against (for example the last one kept when sampling less often than the
+    daemon streams); by default the sample's own `precpu_stats`.
     """
     raw = _dict(raw)
     kind = shape(raw)
@@ -267,8 +293,11 @@ def compute(raw: dict, previous_cpu: dict | None = None) -> Usage | None:
     else:
         used = memory_used(mem)
         limit = _int(mem.get("limit"))
-        pre = previous_cpu if previous_cpu is not None else raw.get("precpu_stats")
-        cpu = cpu_percent(_dict(raw.get("cpu_stats")), pre)
+        if kind == "podman":
+            cpu = cpu_percent_podman(raw, previous)
+        else:
+            pre = _dict(previous).get("cpu_stats") if previous is not None else raw.get("precpu_stats")
+            cpu = cpu_percent(_dict(raw.get("cpu_stats")), pre)
         blk_read, blk_write = block_io(raw.get("blkio_stats"))
     rx, tx = network(raw.get("networks"))
     return Usage(

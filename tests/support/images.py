@@ -301,6 +301,7 @@ SPECS: dict[str, ImageSpec] = {
 PARITY_IMAGES = [PARITY_DELETE.tag, PARITY_LINKS.tag, PARITY_REPLACE.tag, PARITY_NAMES.tag]
 DEBIAN_IMAGES = [DEBIAN.tag, DEBIAN_APP.tag]
 ALL_IMAGES = [BUSYBOX.tag, *PARITY_IMAGES, *DEBIAN_IMAGES]
+SMALL_IMAGES = [BUSYBOX, PARITY_DELETE, PARITY_LINKS, PARITY_REPLACE, PARITY_NAMES]  # a few MB each
 
 
 # --- building -----------------------------------------------------------------

@@ -6,7 +6,6 @@ layers on the stream itself; these tests cut the stream at awkward places
 chunks (docker-py) and as a `readinto` source (the daemon's socket).
 """
 
-import io
 import random
 import tarfile
 

@@ -14,7 +14,7 @@ Unusual; the caller then falls back to spooling the stream to a file.
 from __future__ import annotations
 
 import io
-from typing import Callable, Iterable
+from typing import Callable
 
 from ..errors import ArchiveError
 from ..model import entries as E

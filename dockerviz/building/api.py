@@ -46,10 +46,12 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
     job = BuildJob(result, ctx, tags=tags, buildargs=buildargs, target=target, nocache=nocache, labels=labels,
                    network_mode=network_mode, builder=builder)
     _show_live(result, wait)
-    job.start()
-    if not wait:
-        return result
     try:
+        # Started inside the try: an interrupt that lands before the wait loop (the build thread
+        # may run first) must still cancel the build.
+        job.start()
+        if not wait:
+            return result
         while job.alive:
             job.join(_WAIT_SLICE)
     except KeyboardInterrupt:

@@ -571,6 +571,7 @@ class Demo:
             import dockerviz
 
             options.setdefault("network_mode", "none")
+            replaced = _image_ids([tag] if isinstance(tag, str) else list(tag or ()))
             with tempfile.TemporaryDirectory(prefix="dockerviz-demo-") as context:
                 result = dockerviz.build(context, dockerfile=dockerfile, tag=tag, wait=False, **options)
                 try:
@@ -582,6 +583,7 @@ class Demo:
                     raise
             if self.recording:
                 save_build(result, path, dockerfile_text=dockerfile)
+            _remove_if_untagged(replaced)
             if result.error is not None:
                 raise result.error
             return result
@@ -801,3 +803,45 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _image_ids(tags: list[str]) -> list[str]:
+    """The ids the daemon holds under these tags now (missing ones left out)."""
+    if not tags:
+        return []
+    from . import engine
+
+    client = engine.client()
+    try:
+        ids = []
+        for t in tags:
+            try:
+                ids.append(client.api.inspect_image(t)["Id"])
+            except Exception:
+                pass
+        return ids
+    finally:
+        client.close()
+
+
+def _remove_if_untagged(image_ids: list[str]) -> None:
+    """Remove images a tour build took the tag from, when nothing else names or uses them.
+
+    Rebuilding a tag (the tour builds with nocache) leaves the previous image
+    untagged; without this every run of the notebooks would add a few to
+    `docker images`. An image a container still uses is kept (the daemon refuses).
+    """
+    if not image_ids:
+        return
+    from . import engine
+
+    client = engine.client()
+    try:
+        for image_id in image_ids:
+            try:
+                if not client.api.inspect_image(image_id).get("RepoTags"):
+                    client.api.remove_image(image_id)
+            except Exception:
+                pass  # gone already, or in use: nothing to tidy
+    finally:
+        client.close()

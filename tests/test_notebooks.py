@@ -60,12 +60,16 @@ def test_notebooks_live(docker_engine, docker_client):
     if docker_engine.base_url:
         env["DOCKER_HOST"] = docker_engine.base_url
     env["DOCKERVIZ_DEMO"] = "live"
+    dangling = {i.id for i in docker_client.images.list(filters={"dangling": True})}
     proc = _nbval(env)
     assert proc.returncode == 0, _report(proc)
     assert " passed" in proc.stdout and " failed" not in proc.stdout, _report(proc)
     # nothing the notebooks made is left running
     left = docker_client.containers.list(all=True, filters={"name": "dockerviz-demo-", "label": "dockerviz.managed=1"})
     assert [c.name for c in left] == []
+    # and rebuilding the tour's tags left no untagged images behind
+    new = {i.id for i in docker_client.images.list(filters={"dangling": True})} - dangling
+    assert not new, f"untagged images left by the notebooks: {sorted(new)}"
 
 
 def test_notebooks_offline(offline_env):

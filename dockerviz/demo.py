@@ -572,6 +572,8 @@ class Demo:
 
             options.setdefault("network_mode", "none")
             replaced = _image_ids([tag] if isinstance(tag, str) else list(tag or ()))
+            before = _untagged_images()
+            started = time.time()
             with tempfile.TemporaryDirectory(prefix="dockerviz-demo-") as context:
                 result = dockerviz.build(context, dockerfile=dockerfile, tag=tag, wait=False, **options)
                 try:
@@ -583,7 +585,8 @@ class Demo:
                     raise
             if self.recording:
                 save_build(result, path, dockerfile_text=dockerfile)
-            _remove_if_untagged(replaced)
+            _remove_if_untagged(replaced + [i for i, created in _untagged_images().items()
+                                            if i not in before and created >= started - 2])
             if result.error is not None:
                 raise result.error
             return result
@@ -824,12 +827,26 @@ def _image_ids(tags: list[str]) -> list[str]:
         client.close()
 
 
+def _untagged_images() -> dict[str, int]:
+    """{id: created (epoch seconds)} of the daemon's untagged leaf images."""
+    from . import engine
+
+    client = engine.client()
+    try:
+        return {i["Id"]: int(i.get("Created") or 0) for i in client.api.images(filters={"dangling": True})}
+    except Exception:
+        return {}
+    finally:
+        client.close()
+
+
 def _remove_if_untagged(image_ids: list[str]) -> None:
-    """Remove images a tour build took the tag from, when nothing else names or uses them.
+    """Remove the images a tour build left untagged, when nothing else names or uses them.
 
     Rebuilding a tag (the tour builds with nocache) leaves the previous image
-    untagged; without this every run of the notebooks would add a few to
-    `docker images`. An image a container still uses is kept (the daemon refuses).
+    untagged, and a failing build leaves the images of the steps that worked;
+    without this every run of the notebooks would add a few to `docker images`.
+    An image a container or a child image still uses is kept (the daemon refuses).
     """
     if not image_ids:
         return

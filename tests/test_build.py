@@ -618,3 +618,54 @@ def test_view_in_browser_shows_steps_and_failing_step(ctx, daemon, jupyter_lab):
         page.wait_for_function(
             "() => document.querySelector('.jp-Notebook').innerText.includes('BuildError at step 5')",
             timeout=30_000)
+
+
+BLOCKING_CELL = r'''
+import dockerviz.building as dvb
+result = dvb.build({ctx!r}, builder="classic", network_mode="none", nocache=True)
+'''
+
+
+def _header(page) -> str:
+    return page.inner_text(".dockerviz-build").split("\n", 1)[0]
+
+
+@pytest.mark.browser
+def test_blocking_build_view_keeps_time_and_interrupt_cancels(ctx, daemon, jupyter_lab):
+    """build(wait=True) blocks its cell: the view still ticks, says how to cancel, shows no dead Cancel
+    button, and interrupting the kernel stops the build (its step container included)."""
+    path = ctx(f"RUN echo started-{token()} && sleep 120\n")
+    nb = jupyter_lab.write_notebook("interrupt.ipynb", [BLOCKING_CELL.format(ctx=path)])
+    with B.chromium() as browser:
+        page = browser.new_page()
+        page.goto(jupyter_lab.lab_url(nb))
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        _run_cells(page, 2)
+        page.wait_for_selector(".jp-OutputArea-output .dockerviz-build", timeout=60_000)
+        page.wait_for_function(  # the sleeping step runs
+            "() => [...document.querySelectorAll('.dockerviz-build tr')].some("
+            " r => r.innerText.includes('sleep 120') && r.innerText.includes('running'))", timeout=60_000)
+        view = page.locator(".dockerviz-build")
+        assert "interrupt the kernel" in view.inner_text()
+        assert view.locator("button", has_text="Cancel build").is_disabled()
+        first = _header(page)
+        page.wait_for_timeout(2500)
+        assert _header(page) != first, "the running time stopped while the cell waits"
+        page.locator(".jp-Notebook .jp-Cell").nth(1).click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("i")
+        page.keyboard.press("i")  # JupyterLab: interrupt the kernel
+        page.wait_for_function(
+            "() => document.querySelector('.jp-Notebook').innerText.includes('KeyboardInterrupt')", timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelector('.dockerviz-build').innerText.includes('Cancelled')", timeout=30_000)
+        assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
+    # the step's container went with the build (the classic builder removes it when the stream closes)
+    deadline = time.time() + 30
+    while time.time() < deadline and _sleeping(daemon):
+        time.sleep(0.5)
+    assert not _sleeping(daemon)
+
+
+def _sleeping(client) -> bool:
+    return any("sleep 120" in " ".join(c.attrs["Config"]["Cmd"] or []) for c in client.containers.list(all=True))

@@ -8,11 +8,8 @@ from . import history
 from .context import prepare
 from .result import BuildResult
 from .runner import BUILDERS, BuildJob, buildkit_conflict_message
+from .waiting import wait_for
 from ..humanize import in_kernel as _in_kernel
-
-# How often a blocking build() wakes up to notice a KeyboardInterrupt.
-_WAIT_SLICE = 0.2
-
 
 def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, nocache=False, labels=None,
           network_mode=None, builder="auto", wait=True):
@@ -52,8 +49,7 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
         job.start()
         if not wait:
             return result
-        while job.alive:
-            job.join(_WAIT_SLICE)
+        wait_for(job)
     except KeyboardInterrupt:
         job.cancel()
         job.join()

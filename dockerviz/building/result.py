@@ -195,10 +195,15 @@ class BuildResult:
             job.cancel()
 
     def wait(self, timeout=None):
-        """Block until the build ends; raise its BuildError if it failed."""
+        """Block until the build ends; raise its BuildError if it failed.
+
+        Interrupting the kernel meanwhile cancels the build.
+        """
         job = self._job
         if job is not None:
-            job.join(timeout)
+            from .waiting import wait_for
+
+            wait_for(job, timeout)
         if self.error is not None:
             raise self.error
         return self

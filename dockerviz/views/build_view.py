@@ -16,6 +16,7 @@ from ._html import BG, BG_ALT, BORDER, ERR, FG, FG_MUTED, INFO, MONO, OK, WARN, 
 
 LOG_LINES = 400  # lines kept on screen; the full log stays in BuildResult.log
 THROTTLE = 0.15  # seconds between two renders while the build streams
+TICK = 1.0  # seconds between refreshes of the running times when the build is quiet (a long RUN)
 
 _STATUS_WORD = {
     "pending": ("waiting", FG_MUTED),
@@ -169,6 +170,8 @@ class BuildView:
         self._last = 0.0
         self._timer = None
         self._closed = False
+        self._stop_ticks = threading.Event()
+        self._ticker = None
 
     # ---- display protocol
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -204,8 +207,13 @@ class BuildView:
         self.w_progress = W.IntProgress(min=0, max=1, value=0, description="Steps",
                                         layout=W.Layout(width="60%"))
         self.w_progress_label = W.HTML()
-        self.w_cancel = W.Button(description="Cancel build", icon="stop", button_style="warning",
-                                 tooltip="Stop the build (closes the stream; the daemon stops building)")
+        if self.blocking:
+            # The kernel takes no widget event while the cell waits: a live-looking button would do nothing.
+            self.w_cancel = W.Button(description="Cancel build", icon="stop", disabled=True,
+                                     tooltip="This cell waits for the build: interrupt the kernel (■) to cancel it")
+        else:
+            self.w_cancel = W.Button(description="Cancel build", icon="stop", button_style="warning",
+                                     tooltip="Stop the build (closes the stream; the daemon stops building)")
         self.w_cancel.on_click(lambda _b: self.cancel())
         self.w_steps = W.HTML()
         self.w_log = W.HTML()
@@ -223,9 +231,20 @@ class BuildView:
         self._render()
         if not r.done:
             r._subscribe(self._on_event)
+            self._ticker = threading.Thread(target=self._tick, name="dockerviz-build-view", daemon=True)
+            self._ticker.start()
             if r.done:  # finished between the check and the subscription
                 self._on_event("finished", r)
         return box
+
+    def _tick(self):
+        # A step that prints nothing for minutes still shows its time going up.
+        while not self._stop_ticks.wait(TICK):
+            if self._closed or self.result.done:
+                return
+            r = self.result
+            self.w_header.value = header_html(r, self.blocking)
+            self.w_steps.value = steps_html(r)
 
     def cancel(self):
         if not self.result.done:
@@ -239,10 +258,14 @@ class BuildView:
             with self._lock:
                 t, self._timer = self._timer, None
                 self._closed = True
+            self._stop_ticks.set()
             if t is not None:
                 t.cancel()
                 if t is not threading.current_thread():
                     t.join()
+            ticker = self._ticker
+            if ticker is not None and ticker is not threading.current_thread():
+                ticker.join()
             self.result._unsubscribe(self._on_event)
             self._render()
             return

@@ -581,11 +581,20 @@ def jupyter_lab(daemon, tmp_path):
         yield server
 
 
-def _run_cells(page, count):
-    """Run the notebook's first `count` cells."""
+def _run_build_notebook(browser, lab, nb):
+    """Open the notebook, run its set-up cell and its build cell; the page once the build view shows."""
+    page = browser.new_page()
+    page.goto(lab.lab_url(nb))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     B.run_first_cell(page, idle_timeout=60_000)
-    for _ in range(count - 1):
-        page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    try:
+        page.wait_for_selector(".jp-OutputArea-output .dockerviz-build", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(lab.root / "failure.png"))
+        raise AssertionError("no build view; the notebook shows:\n" + page.inner_text(".jp-Notebook")
+                             + "\nserver log:\n" + lab.log()[-3000:])
+    return page
 
 
 @pytest.mark.browser
@@ -593,16 +602,8 @@ def test_view_in_browser_shows_steps_and_failing_step(ctx, daemon, jupyter_lab):
     path = ctx(f"RUN echo step-four-{token()}\nRUN echo 'about to fail' && exit 7\n")
     nb = jupyter_lab.write_notebook("build.ipynb", [NOTEBOOK_CELL.format(ctx=path)])
     with B.chromium() as browser:
-        page = browser.new_page()
-        page.goto(jupyter_lab.lab_url(nb))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        _run_cells(page, 2)
-        try:
-            view = page.wait_for_selector(".jp-OutputArea-output .dockerviz-build", timeout=60_000)
-        except Exception:
-            page.screenshot(path=str(jupyter_lab.root / "failure.png"))
-            raise AssertionError("no build view; the notebook shows:\n" + page.inner_text(".jp-Notebook")
-                                 + "\nserver log:\n" + jupyter_lab.log()[-3000:])
+        page = _run_build_notebook(browser, jupyter_lab, nb)
+        view = page.query_selector(".jp-OutputArea-output .dockerviz-build")
         page.wait_for_function(
             "() => { const v = document.querySelector('.dockerviz-build');"
             " return v && v.innerText.includes('Build failed'); }", timeout=60_000)
@@ -637,11 +638,7 @@ def test_blocking_build_view_keeps_time_and_interrupt_cancels(ctx, daemon, jupyt
     path = ctx(f"RUN echo started-{token()} && sleep 120\n")
     nb = jupyter_lab.write_notebook("interrupt.ipynb", [BLOCKING_CELL.format(ctx=path)])
     with B.chromium() as browser:
-        page = browser.new_page()
-        page.goto(jupyter_lab.lab_url(nb))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        _run_cells(page, 2)
-        page.wait_for_selector(".jp-OutputArea-output .dockerviz-build", timeout=60_000)
+        page = _run_build_notebook(browser, jupyter_lab, nb)
         page.wait_for_function(  # the sleeping step runs
             "() => [...document.querySelectorAll('.dockerviz-build tr')].some("
             " r => r.innerText.includes('sleep 120') && r.innerText.includes('running'))", timeout=60_000)

@@ -575,14 +575,12 @@ class Demo:
             before = _untagged_images()
             started = time.time()
             with tempfile.TemporaryDirectory(prefix="dockerviz-demo-") as context:
-                result = dockerviz.build(context, dockerfile=dockerfile, tag=tag, wait=False, **options)
                 try:
-                    result.wait()
-                except BuildError:
-                    pass  # saved first, raised below
-                except KeyboardInterrupt:
-                    result.cancel()
-                    raise
+                    result = dockerviz.build(context, dockerfile=dockerfile, tag=tag, **options)
+                except BuildError as exc:
+                    if exc.result is None:
+                        raise
+                    result = exc.result  # saved first, raised below
             if self.recording:
                 save_build(result, path, dockerfile_text=dockerfile)
             _remove_if_untagged(replaced + [i for i, created in _untagged_images().items()

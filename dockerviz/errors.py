@@ -52,6 +52,7 @@ class BuildError(DockervizError):
         self.instruction = instruction
         self.exit_code = exit_code
         self.log_tail = list(log_tail or [])
+        self.result = None  # the BuildResult, when the build got as far as starting
 
 
 class CacheError(DockervizError):

@@ -295,7 +295,7 @@ def test_failing_run_has_step_exit_code_and_log_tail(ctx, builder, no_thread_lef
     assert f"Step {expected_step}" in str(err) and "exit code 3" in str(err)
     # the view shows the same, escaped
     r = history.all_builds()[-1]
-    assert r.status == "failed" and r.error is err
+    assert r.status == "failed" and r.error is err and err.result is r
     failed = r.steps[r.steps["status"] == "failed"]
     assert list(failed["step"]) == [expected_step]
     v = BuildView(r)

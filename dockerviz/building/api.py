@@ -55,6 +55,7 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
         job.join()
         raise
     if result.error is not None:
+        result.error.result = result  # the steps and log stay at hand in `except BuildError as e: e.result`
         raise result.error
     return result
 

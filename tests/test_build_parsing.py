@@ -1,8 +1,8 @@
 """Unit tests on recorded build streams: no daemon needed.
 
 The parsers are fed the exact JSON messages a Docker Engine 20.10 sent for the
-Dockerfiles below, and BuildKit's protobuf decoder is checked on those and on
-hand-made bytes.
+Dockerfiles below (and Podman 4.3, tests/data/builds/podman_build.json), and
+BuildKit's protobuf decoder is checked on those and on hand-made bytes.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -439,3 +440,42 @@ def test_dockerviz_build_is_the_function_whatever_the_import_order():
             "heavy = [m for m in ('ipywidgets', 'matplotlib', 'pandas') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- Podman (buildah's text)
+
+PODMAN = json.loads((Path(__file__).parent / "data" / "builds" / "podman_build.json").read_text())
+
+
+def run_podman(name):
+    r = BuildResult()
+    p = ClassicParser(r)
+    msgs = PODMAN["streams"][name]
+    for i, m in enumerate(msgs):
+        p.feed(m, 1000.0 + i)
+    p.finish(1000.0 + len(msgs))
+    return r, p
+
+
+def test_podman_build_steps_ids_and_final_image():
+    r, p = run_podman("success")
+    steps = r.step_list()
+    assert r.total_steps == 6 and [s.step for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert r.builder == p.builder == "buildah"
+    assert [s.instruction for s in steps][1:3] == ["COPY busybox /bin/busybox", 'RUN ["/bin/busybox","--install","-s","/bin"]']
+    assert [s.status for s in steps] == ["done"] * 6
+    assert [s.short_id for s in steps] == [None, "0c7731cf22a", "05dde8fb091", "26247815fbc", "fc4e3fdd084",
+                                           "d84d08f4320"]
+    assert p.error is None and p.image_id == "sha256:" + PODMAN["streams"]["success"][15]["stream"].strip()
+    own = [ln.text for ln in r.log_lines() if ln.step == 4]
+    assert "done\n" in own and "warn\n" in own
+
+
+def test_podman_cached_run_and_failure():
+    r, _ = run_podman("cached")
+    assert [s.cached for s in r.step_list()] == [False, True, True, True, True, True]
+    r, p = run_podman("failure")
+    text, code, step = p.error
+    assert (step, code) == (4, 3) and "exit status 3" in text
+    assert r.step_list()[3].status == "failed"
+    assert "before\n" in [ln.text for ln in r.log_lines() if ln.step == 4]

@@ -71,3 +71,49 @@ def test_podman_container_usage_and_cleanup(on_podman):
         assert not [c for c in client.api.containers(all=True) if c["Id"] == cid]
     finally:
         client.close()
+
+
+PODMAN_DOCKERFILE = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN echo {token} > /made && echo made
+CMD ["cat", "/made"]
+"""
+
+
+def test_podman_build_steps_cache_and_failure(on_podman, tmp_path):
+    """Podman builds with buildah and streams its own text: the steps, cache hits and a failing step
+    with its exit code read as they do from Docker."""
+    import shutil
+    import uuid
+
+    from dockerviz.errors import BuildError
+
+    shutil.copy(images.find_static_busybox(), tmp_path / "busybox")
+    dockerfile = PODMAN_DOCKERFILE.format(token=uuid.uuid4().hex[:8])
+    tag = "dockerviz-test/podman-build:1"
+    client = dockerviz.engine.client()
+    try:
+        first = dockerviz.build(str(tmp_path), dockerfile=dockerfile, tag=tag, nocache=True, network_mode="none")
+        assert first.status == "succeeded" and first.image_id and first.builder == "buildah"
+        steps = first.steps
+        assert list(steps["step"]) == [1, 2, 3, 4, 5]
+        assert list(steps["status"]) == ["done"] * 5 and not steps["cached"].any()
+        assert steps["instruction"][3].startswith("RUN echo ")
+        assert any("made" in ln.text for ln in first.log_lines() if ln.step == 4)
+        assert client.api.inspect_image(first.image_id)["Id"] == first.image_id
+        again = dockerviz.build(str(tmp_path), dockerfile=dockerfile, tag=tag, network_mode="none")
+        assert list(again.steps["cached"])[1:] == [True] * 4 and again.image_id == first.image_id
+        with pytest.raises(BuildError) as info:
+            dockerviz.build(str(tmp_path), dockerfile=dockerfile.replace('CMD ["cat", "/made"]', "RUN exit 5"),
+                            network_mode="none")
+        err = info.value
+        assert (err.step, err.exit_code) == (5, 5)
+        assert err.result.step_list()[4].status == "failed"
+    finally:
+        try:
+            client.api.remove_image(tag, force=True)
+        except Exception:
+            pass
+        client.close()

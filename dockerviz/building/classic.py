@@ -9,6 +9,14 @@ Message shapes (Engine API 1.41):
     {"aux": {"ID": "sha256:..."}}               the final image
     {"errorDetail": {"code": 3, "message": ...}, "error": ...}
 There are no timestamps: steps are stamped on receipt.
+
+Podman's Docker-compatible endpoint builds with buildah and streams its text:
+    {"stream": "STEP 2/6: COPY busybox /bin/busybox\n"}
+    {"stream": "--> Using cache 0c7731cf22a2...\n"}   (full id)
+    {"stream": "--> 0c7731cf22a\n"}                    the step's image: step done
+    {"stream": "COMMIT name\n"}                         the last step's image is committed
+    {"errorDetail": {"message": "building at STEP \"RUN ...\": while running runtime: exit status 3"}}
+with stderr not told apart from stdout.
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ import re
 
 from .result import CACHED, DONE, FAILED, RUNNING
 
-STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
-ARROW_RE = re.compile(r"^ ---> (.*)$")
-HEX_RE = re.compile(r"^[0-9a-f]{12,64}$")
-EXIT_RE = re.compile(r"(?:non-zero code|exit code):? (\d+)")
+STEP_RE = re.compile(r"^(?:Step (\d+)/(\d+) : |STEP (\d+)/(\d+): )(.*)$", re.DOTALL)  # Docker | buildah
+ARROW_RE = re.compile(r"^(?: ---> |--> )(.*)$")
+HEX_RE = re.compile(r"^[0-9a-f]{11,64}$")
+EXIT_RE = re.compile(r"(?:non-zero code|exit code|exit status):? (\d+)")
 
 
 class ClassicParser:
@@ -79,7 +87,10 @@ class ClassicParser:
         m = STEP_RE.match(text.rstrip("\n"))
         if m:
             self._close_current(now)
-            number, total, instruction = int(m.group(1)), int(m.group(2)), m.group(3).strip()
+            number, total = int(m.group(1) or m.group(3)), int(m.group(2) or m.group(4))
+            instruction = m.group(5).strip()
+            if m.group(3) and self.builder != "buildah":
+                self.builder = self.r.builder = "buildah"  # Podman's builder answered the classic request
             if self.r.total_steps != total:
                 self.r._set_total(total)
             self.current = number
@@ -92,7 +103,7 @@ class ClassicParser:
         m = ARROW_RE.match(text.rstrip("\n"))
         if m and self.current is not None:
             rest = m.group(1).strip()
-            if rest == "Using cache":
+            if rest == "Using cache" or rest.startswith("Using cache "):
                 self.r._step(self.current, cached=True)
             elif rest.startswith("Running in "):
                 pass

@@ -68,7 +68,7 @@ class LogLine:
 class BuildResult:
     """The outcome (or, while it runs, the progress) of one `dockerviz.build()`.
 
-    Attributes: image_id, tags, seconds, builder ("classic" / "buildkit"),
+    Attributes: image_id, tags, seconds, builder ("classic" / "buildkit"; "buildah" on Podman),
     status ("building", "succeeded", "failed", "cancelled"), cancelled, error
     (the BuildError of a failed build), size (image bytes), log (text).
     `steps` is a pandas DataFrame, one row per step; `image` is the analysed image.

@@ -44,7 +44,7 @@ def test_podman_image_reads_like_docker(tag, podman, monkeypatch):
 
 def test_podman_container_usage_and_cleanup(on_podman):
     """A busy loop reads one CPU (the docker CLI's formula would say two here), memory is capped by the
-    limit, and the container is gone when its view closes."""
+    limit, pause/unpause/stop/start reach the view, and the container is gone when its view closes."""
     view = dockerviz.run(images.BUSYBOX.tag, ["sh", "-c", "while :; do :; done"], network_mode="none",
                          mem_limit="64m")
     cid = view.id
@@ -64,6 +64,13 @@ def test_podman_container_usage_and_cleanup(on_podman):
         assert all(v <= 130 for v in cpu), cpu
         assert (samples["mem_limit_bytes"] == 64 * 2**20).all()
         assert (samples["mem_bytes"] > 0).all()
+        # the lifecycle, as the view's buttons drive it; the state comes back through Podman's events
+        for action, state in (("pause", "paused"), ("unpause", "running"), ("stop", "exited"), ("start", "running")):
+            getattr(view, action)()
+            deadline = time.monotonic() + 20
+            while view.state != state and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert view.state == state, (action, view.state)
     finally:
         view.close()
     client = dockerviz.engine.client()

@@ -15,7 +15,6 @@ containers use the `docker_client` fixture.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 import traceback
@@ -158,8 +157,8 @@ def header(view) -> str:
 
 
 def button(view, label: str):
-    # by its text (the icon font's glyph is part of the button's accessible name)
-    return view.locator("button").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    # by role and exact accessible name: the icon glyph must not be part of it
+    return view.get_by_role("button", name=label, exact=True)
 
 
 def open_image_panel(page, view) -> None:

@@ -27,6 +27,16 @@ INFO = "var(--jp-brand-color1, #1565c0)"
 MONO = "var(--jp-code-font-family, monospace)"
 
 
+# Font Awesome 4.7 (as JupyterLab ships it for ipywidgets) draws a button's icon as ::before text,
+# which browsers count in the button's accessible name ("\uf04b Start"). The same glyphs with empty
+# alternative text look the same and leave the name to the label. Roots carry class "dockerviz-icons".
+_ICON_CODES = {"play": "f04b", "play-circle": "f144", "stop": "f04d", "pause": "f04c", "refresh": "f021",
+               "trash": "f1f8", "balance-scale": "f24e"}
+ICON_CSS = "<style>" + "".join(
+    f'.dockerviz-icons .fa-{name}::before {{ content: "\\{code}" / ""; }}\n' for name, code in _ICON_CODES.items()
+) + "</style>"
+
+
 def esc(value) -> str:
     """HTML-escape anything (None -> ''), quotes included."""
     if value is None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
-from ._html import BG, BG_ALT, BORDER, ERR, FG, FG_MUTED, INFO, MONO, OK, WARN, esc, fmt_bytes, fmt_seconds, \
-    short_id, strip_ansi
+from ._html import BG, BG_ALT, BORDER, ERR, FG, FG_MUTED, ICON_CSS, INFO, MONO, OK, WARN, esc, fmt_bytes, \
+    fmt_seconds, short_id, strip_ansi
 
 LOG_LINES = 400  # lines kept on screen; the full log stays in BuildResult.log
 THROTTLE = 0.15  # seconds between two renders while the build streams
@@ -202,7 +202,7 @@ class BuildView:
         import ipywidgets as W
 
         r = self.result
-        self.w_css = W.HTML(CSS)
+        self.w_css = W.HTML(CSS + ICON_CSS)
         self.w_header = W.HTML()
         self.w_progress = W.IntProgress(min=0, max=1, value=0, description="Steps",
                                         layout=W.Layout(width="60%"))
@@ -228,6 +228,7 @@ class BuildView:
             self.w_summary,
         ])
         box.add_class("dockerviz-build")
+        box.add_class("dockerviz-icons")
         self._render()
         if not r.done:
             r._subscribe(self._on_event)

@@ -13,7 +13,7 @@ import threading
 import ipywidgets as w
 
 from ..errors import DockervizError
-from ._html import BORDER, ERR, FG, FG_MUTED, INFO, MONO, OK, WARN, esc, fmt_bytes, short_id
+from ._html import BORDER, ERR, FG, FG_MUTED, ICON_CSS, INFO, MONO, OK, WARN, esc, fmt_bytes, short_id
 
 __all__ = ["ContainerWidget", "layer_stack_html", "diff_tree_html"]
 
@@ -166,10 +166,11 @@ class ContainerWidget(w.VBox):
         self.panel.set_title(0, "Image against container")
         self.panel.selected_index = None
         super().__init__(
-            [self.header, w.HBox(list(self.buttons.values())), self.message, self.panel],
+            [w.HTML(ICON_CSS), self.header, w.HBox(list(self.buttons.values())), self.message, self.panel],
             layout=w.Layout(border=f"1px solid {BORDER}", padding="6px"),
         )
         self.add_class("dockerviz-container-view")
+        self.add_class("dockerviz-icons")
         self.sync()
         if view.recorded:
             self.show_image_panel()

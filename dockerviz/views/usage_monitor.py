@@ -13,7 +13,7 @@ import threading
 
 import ipywidgets as w
 
-from ._html import BORDER, FG, FG_MUTED, WARN, esc, fmt_bytes
+from ._html import BORDER, FG, FG_MUTED, ICON_CSS, WARN, esc, fmt_bytes
 
 __all__ = ["UsageMonitorWidget", "latest_table_html", "render_png"]
 
@@ -109,10 +109,11 @@ class UsageMonitorWidget(w.VBox):
         self._drawn_version = -1
         self._timer_stop = threading.Event()
         super().__init__(
-            [w.HBox([self.stop_button, self.status]), self.plot, self.table],
+            [w.HTML(ICON_CSS), w.HBox([self.stop_button, self.status]), self.plot, self.table],
             layout=w.Layout(border=f"1px solid {BORDER}", padding="6px"),
         )
         self.add_class("dockerviz-usage-monitor")
+        self.add_class("dockerviz-icons")
         self.refresh()
         if monitor.running:
             threading.Thread(target=self._tick, name="dockerviz-usage-plot", daemon=True).start()

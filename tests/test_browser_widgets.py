@@ -190,6 +190,16 @@ def test_explorer_on_a_daemon_image_select_open_filter_scope_sort(lab, page, dae
     w.locator(".dvz-command summary").click()
     assert "rm -rf /data/gone" in w.locator(".dvz-command-text").inner_text()
 
+    # the charts, drawn by the kernel when their section first opens
+    assert w.locator(".dvz-chart img").count() == 0
+    w.locator(".dvz-charts-details summary").click()
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('.dvz-explorer .dvz-chart img')];"
+        " return imgs.length === 3 && imgs.every((i) => i.complete && i.naturalWidth > 100); }", timeout=60_000)
+    assert [w.locator(".dvz-chart").nth(i).get_attribute("data-key") for i in range(3)] == [
+        "layer_sizes", "top_directories", "waste_by_layer"]
+    assert w.get_by_role("img", name="Layer sizes").count() == 1
+
     # open /data: its removed child shows with a word, not colour alone
     w.locator('tr[data-path="/data"] button.dvz-toggle').click()
     gone = w.locator('tr[data-path="/data/gone"]')

@@ -188,6 +188,24 @@ def test_figures_are_figure_objects_without_pyplot(img):
     assert figures.directory_sizes(img) == {"bin": 1000, "etc": 80, "app": 320, "usr": 10, ".": 3}
 
 
+def test_explorer_charts_are_sent_as_pngs_on_request(img):
+    import base64
+
+    ex = LayerExplorer(img)
+    w = ex.widget
+    assert not any("png" in str(v) for v in (w.header, w.steps, w.tree))  # not part of the first render
+    sent = []
+    w.send = sent.append
+    w._on_msg(w, {"type": "figures"}, [])
+    assert w.error == ""
+    (reply,) = sent
+    assert reply["type"] == "figures"
+    assert [f["key"] for f in reply["images"]] == ["layer_sizes", "top_directories", "waste_by_layer"]
+    for f in reply["images"]:
+        png = base64.b64decode(f["png"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000 and f["title"]
+
+
 def test_report_is_self_contained_and_escaped(img, tmp_path):
     ex = LayerExplorer(img, layer=1)
     path = tmp_path / "r.html"

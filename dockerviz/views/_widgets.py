@@ -96,6 +96,10 @@ class ExplorerWidget(_Base):
 
     def _on_msg(self, _widget, content, _buffers) -> None:
         def answer():
+            if isinstance(content, dict) and content.get("type") == "figures":
+                # drawn on request only: the first render stays small
+                self.send({"type": "figures", "images": self._owner.figure_images()})
+                return
             reply = self._owner.handle_request(content)
             if reply is not None:
                 self.send(reply)

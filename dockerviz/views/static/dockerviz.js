@@ -369,6 +369,25 @@ function renderExplorer(model, el) {
       h("td", null, w.how))));
   };
 
+  // charts: drawn by the kernel the first time the section opens
+  const chartsBox = h("div", { class: "dvz-charts" });
+  const charts = h("details", { class: "dvz-charts-details" },
+    h("summary", null, "Charts: layer sizes, biggest directories, waste by layer"), chartsBox);
+  root.append(charts);
+  let chartsAsked = false;
+  charts.addEventListener("toggle", () => {
+    if (!charts.open || chartsAsked) return;
+    chartsAsked = true;
+    chartsBox.textContent = "Drawing\u2026";
+    model.send({ type: "figures" });
+  });
+  model.on("msg:custom", (msg) => {
+    if (!msg || msg.type !== "figures") return;
+    chartsBox.replaceChildren(...(msg.images || []).map((f) => h("figure", { class: "dvz-chart", "data-key": f.key },
+      h("img", { src: `data:image/png;base64,${f.png}`, alt: f.title }),
+      h("figcaption", null, f.title))));
+  });
+
   drawSteps();
   drawStepDetail();
   syncControls();

@@ -405,7 +405,7 @@ def test_light_and_dark_themes_are_readable(lab, page, oci_layout, shots):
         w.screenshot(path=str(shots / f"explorer-{name}.png"))
         results[name] = B.contrast(page, selector)
     print(f"\nscreenshots in {shots}; text contrast of the main tables: "
-          + ", ".join(f"{k} {v['worst']['ratio']:.2f} over {v['count']} cells" for k, v in results.items()))
+          + ", ".join(f"{k} {v['worst']['ratio']:.2f} over {v['count']} cells ({v['worst']})" for k, v in results.items()))
     bg = {k: v["worst"]["background"] for k, v in results.items()}
     assert bg["light"] != bg["dark"], bg  # the widget follows the theme
     for name, r in results.items():

@@ -66,9 +66,14 @@ CONTRAST_JS = r"""
 (selector) => {
   const parse = (c) => {
     const m = c.match(/rgba?\(([^)]+)\)/);
-    if (!m) return null;
-    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
-    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    if (m) {
+      const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    }
+    const s = c.match(/color\(srgb ([^)]+)\)/);  // what color-mix() computes to
+    if (!s) return null;
+    const p = s[1].split(/[ \/]+/).filter(Boolean).map(Number);
+    return { r: 255 * p[0], g: 255 * p[1], b: 255 * p[2], a: p.length > 3 ? p[3] : 1 };
   };
   const blend = (top, bottom) => ({
     r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a),

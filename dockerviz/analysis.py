@@ -59,6 +59,9 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
         tracker.bytes = n
         tracker.update(phase="exporting")
 
+    def waiting():
+        tracker.update(phase="waiting")
+
     if cache is None:
         from .cache import default_cache
 
@@ -68,11 +71,11 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
 
         cache = NullCache()
     with gc_paused():
-        return _analyze(source, path, cache, client, tracker, saved)
+        return _analyze(source, path, cache, client, tracker, saved, waiting)
 
 
-def _analyze(source, path, cache, client, tracker: Progress, saved) -> Image:
-    src = open_source(source, path=path, client=client, on_bytes=saved, cache=cache)
+def _analyze(source, path, cache, client, tracker: Progress, saved, waiting) -> Image:
+    src = open_source(source, path=path, client=client, on_bytes=saved, on_wait=waiting, cache=cache)
     with src as record:
         tracker.total_layers = len(record.layers)
         tracker.total_bytes = sum(l.size_hint or 0 for l in record.layers)

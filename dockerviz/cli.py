@@ -17,6 +17,7 @@ class _StderrProgress:
 
     def __init__(self):
         self.shown = False
+        self._width = 0
 
     def __call__(self, p) -> None:
         if time.monotonic() - p.started < 1.0 and not self.shown:
@@ -25,9 +26,12 @@ class _StderrProgress:
             if self.shown:
                 sys.stderr.write("\n")
             return
+        from .progress import describe
+
         self.shown = True
-        total = f"/{p.total_layers}" if p.total_layers else ""
-        sys.stderr.write(f"\r{p.phase}: layers {p.layers}{total}, {_human(p.bytes)} ")
+        line = describe(p)
+        sys.stderr.write(f"\r{line}{' ' * max(0, self._width - len(line))}")  # blank what a longer line left
+        self._width = len(line)
         sys.stderr.flush()
 
 

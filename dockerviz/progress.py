@@ -17,6 +17,9 @@ SHOW_AFTER = 1.0  # seconds
 
 
 def describe(p) -> str:
+    """One line about an analysis under way (the CLI's stderr line, the notebook bar's label)."""
+    if p.phase == "waiting":
+        return f"waiting for the daemon to export the image ({time.monotonic() - p.started:.0f} s)"
     total = f"/{p.total_layers}" if p.total_layers else ""
     of = f" of {_human(p.total_bytes)}" if p.total_bytes and p.phase == "reading" else ""
     return f"{p.phase}: layers {p.layers}{total}, {_human(p.bytes)}{of}"

@@ -205,3 +205,40 @@ def test_save_stream_through_docker_py_equals_local_socket(test_images, monkeypa
     monkeypatch.setattr(daemon.DaemonSource, "_save_spooled", spool)
     via_spool = dockerviz.analyze(tag, path="save-stream", cache=False)
     assert spooled and _facts(via_spool) == _facts(via_socket)
+
+
+def test_waiting_for_the_daemons_first_byte_is_reported(tmp_path):
+    """A daemon may prepare a whole export before answering: api_stream ticks meanwhile, and the
+    progress line says what is going on."""
+    import socket
+    import threading
+    import time as _time
+
+    from dockerviz.analysis import Progress
+    from dockerviz.progress import describe
+    from dockerviz.sources.local_api import api_stream
+
+    path = str(tmp_path / "d.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(4096)
+        _time.sleep(1.3)  # preparing the export
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/x-tar\r\n\r\nhello")
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    ticks = []
+    body = api_stream(path, "/images/x/get", on_wait=lambda: ticks.append(_time.monotonic()))
+    data = b"".join(body)
+    t.join()
+    srv.close()
+    assert data == b"hello"
+    assert 2 <= len(ticks) <= 3
+    p = Progress(None)
+    p.phase = "waiting"
+    assert describe(p).startswith("waiting for the daemon to export the image (")

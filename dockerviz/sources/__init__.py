@@ -19,7 +19,7 @@ def _looks_like_path(text: str) -> bool:
     return text.startswith(("/", "./", "../", "~")) or text.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst"))
 
 
-def open_source(source, *, path: str = "auto", client=None, on_bytes=None, cache=None):
+def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wait=None, cache=None):
     """Pick the source for what the user named.
 
     An existing directory is an OCI layout, an existing file an archive, and
@@ -49,7 +49,7 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, cache
         )
     if path in ("archive", "oci-layout"):
         raise SourceError(f"--path {path} needs a file or directory, but {source!r} is neither.")
-    return DaemonSource(source, client=client, on_bytes=on_bytes, path=path, cache=cache)
+    return DaemonSource(source, client=client, on_bytes=on_bytes, on_wait=on_wait, path=path, cache=cache)
 
 
 def _check_path(path: str, only: str, source: str) -> None:

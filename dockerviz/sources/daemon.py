@@ -35,13 +35,14 @@ STREAM_CHUNK = 4 << 20  # large reads: fewer round trips through the HTTP layer
 class DaemonSource:
     kind = "daemon"
 
-    def __init__(self, reference: str, *, client=None, on_bytes=None, path: str = "auto", cache=None):
+    def __init__(self, reference: str, *, client=None, on_bytes=None, on_wait=None, path: str = "auto", cache=None):
         if path not in DAEMON_PATHS:
             raise SourceError(f"--path {path} does not apply to an image in a daemon; choose one of "
                               f"{', '.join(DAEMON_PATHS)}.")
         self.reference = reference
         self._client = client
         self._on_bytes = on_bytes
+        self._on_wait = on_wait  # called while the daemon prepares an export, before its first byte
         self.path = path
         self._cache = cache
         self._spool = None
@@ -134,7 +135,7 @@ class DaemonSource:
         if sock is None:
             return None
         try:
-            body = api_stream(sock, f"/images/{image_id}/get", chunk=STREAM_CHUNK)
+            body = api_stream(sock, f"/images/{image_id}/get", chunk=STREAM_CHUNK, on_wait=self._on_wait)
         except (LocalUnavailable, LocalNotFound):
             return None
         reader = ChunkReader(body, on_bytes=self._on_bytes)

@@ -125,13 +125,19 @@ class SocketBody:
         self._sock.close()
 
 
-def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: float | None = None) -> SocketBody:
+WAIT_TICK = 0.5  # seconds between on_wait calls while the daemon prepares its answer
+
+
+def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: float | None = None,
+               on_wait=None) -> SocketBody:
     """GET a daemon API path over a unix socket; its body, unread.
 
     HTTP/1.0, so the daemon sends the body as it is and ends it by closing:
     the `docker save` stream without loading docker-py. The status is checked
     before returning; anything but 200 raises LocalUnavailable (or _NotFound)
-    so the caller can go through docker-py instead.
+    so the caller can go through docker-py instead. `on_wait()` is called
+    every half second until the answer starts: a daemon may prepare a whole
+    export before its first byte.
     """
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -139,11 +145,22 @@ def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: floa
         s.connect(sock_path)
         s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
         head = b""
+        waited = 0.0
+        if on_wait is not None:
+            s.settimeout(WAIT_TICK)
         while b"\r\n\r\n" not in head:
-            more = s.recv(1 << 16)
+            try:
+                more = s.recv(1 << 16)
+            except socket.timeout:
+                waited += WAIT_TICK
+                if timeout is not None and waited >= timeout:
+                    raise
+                on_wait()
+                continue
             if not more:
                 raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
             head += more
+        s.settimeout(timeout)
     except OSError as exc:
         s.close()
         raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None

@@ -20,6 +20,7 @@ class Progress:
         self.total_bytes = total_bytes
         self.layers = 0
         self.bytes = 0
+        self.export_bytes = 0  # expected size of a daemon's export (0: unknown)
         self.phase = "reading"
         self.started = time.monotonic()
         self._last = 0.0
@@ -62,6 +63,9 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
     def waiting():
         tracker.update(phase="waiting")
 
+    def export_size(n):
+        tracker.export_bytes = n
+
     if cache is None:
         from .cache import default_cache
 
@@ -71,11 +75,13 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
 
         cache = NullCache()
     with gc_paused():
-        return _analyze(source, path, cache, client, tracker, saved, waiting)
+        return _analyze(source, path, cache, client, tracker, (saved, waiting, export_size))
 
 
-def _analyze(source, path, cache, client, tracker: Progress, saved, waiting) -> Image:
-    src = open_source(source, path=path, client=client, on_bytes=saved, on_wait=waiting, cache=cache)
+def _analyze(source, path, cache, client, tracker: Progress, export_callbacks) -> Image:
+    saved, waiting, export_size = export_callbacks
+    src = open_source(source, path=path, client=client, on_bytes=saved, on_wait=waiting, on_export_size=export_size,
+                      cache=cache)
     with src as record:
         tracker.total_layers = len(record.layers)
         tracker.total_bytes = sum(l.size_hint or 0 for l in record.layers)

@@ -20,6 +20,9 @@ def describe(p) -> str:
     """One line about an analysis under way (the CLI's stderr line, the notebook bar's label)."""
     if p.phase == "waiting":
         return f"waiting for the daemon to export the image ({time.monotonic() - p.started:.0f} s)"
+    if p.phase == "exporting":
+        about = f" of about {_human(p.export_bytes)}" if p.export_bytes else ""
+        return f"exporting: {_human(p.bytes)}{about}"
     total = f"/{p.total_layers}" if p.total_layers else ""
     of = f" of {_human(p.total_bytes)}" if p.total_bytes and p.phase == "reading" else ""
     return f"{p.phase}: layers {p.layers}{total}, {_human(p.bytes)}{of}"
@@ -52,8 +55,10 @@ class NotebookProgress:
             except Exception:  # no ipywidgets or no frontend: stay silent
                 self.show_after = float("inf")
                 return
-        if p.phase == "exporting" or not p.total_bytes:
-            # bytes of the export are not known in advance: count layers
+        if p.phase == "exporting" and p.export_bytes:
+            self.bar.max = max(p.export_bytes, 1)
+            self.bar.value = min(p.bytes, p.export_bytes)
+        elif p.phase in ("exporting", "waiting") or not p.total_bytes:
             self.bar.max = max(p.total_layers, 1)
             self.bar.value = p.layers
         else:

@@ -242,3 +242,15 @@ def test_waiting_for_the_daemons_first_byte_is_reported(tmp_path):
     p = Progress(None)
     p.phase = "waiting"
     assert describe(p).startswith("waiting for the daemon to export the image (")
+    # then the bytes of the export, against the size the daemon gave for the image
+    p.phase, p.bytes, p.export_bytes = "exporting", 250_000_000, 500_000_000
+    assert describe(p) == "exporting: 250.0 MB of about 500.0 MB"
+    import ipywidgets
+
+    from dockerviz.progress import NotebookProgress
+
+    bar = NotebookProgress()
+    bar.bar, bar.label = ipywidgets.IntProgress(), ipywidgets.Label()
+    bar(p)
+    assert (bar.bar.value, bar.bar.max) == (250_000_000, 500_000_000)
+    assert bar.label.value == "exporting: 250.0 MB of about 500.0 MB"

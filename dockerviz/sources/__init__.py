@@ -19,7 +19,8 @@ def _looks_like_path(text: str) -> bool:
     return text.startswith(("/", "./", "../", "~")) or text.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst"))
 
 
-def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wait=None, cache=None):
+def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wait=None, on_export_size=None,
+                cache=None):
     """Pick the source for what the user named.
 
     An existing directory is an OCI layout, an existing file an archive, and
@@ -49,7 +50,8 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
         )
     if path in ("archive", "oci-layout"):
         raise SourceError(f"--path {path} needs a file or directory, but {source!r} is neither.")
-    return DaemonSource(source, client=client, on_bytes=on_bytes, on_wait=on_wait, path=path, cache=cache)
+    return DaemonSource(source, client=client, on_bytes=on_bytes, on_wait=on_wait, on_export_size=on_export_size,
+                        path=path, cache=cache)
 
 
 def _check_path(path: str, only: str, source: str) -> None:

@@ -35,7 +35,8 @@ STREAM_CHUNK = 4 << 20  # large reads: fewer round trips through the HTTP layer
 class DaemonSource:
     kind = "daemon"
 
-    def __init__(self, reference: str, *, client=None, on_bytes=None, on_wait=None, path: str = "auto", cache=None):
+    def __init__(self, reference: str, *, client=None, on_bytes=None, on_wait=None, on_export_size=None,
+                 path: str = "auto", cache=None):
         if path not in DAEMON_PATHS:
             raise SourceError(f"--path {path} does not apply to an image in a daemon; choose one of "
                               f"{', '.join(DAEMON_PATHS)}.")
@@ -43,6 +44,7 @@ class DaemonSource:
         self._client = client
         self._on_bytes = on_bytes
         self._on_wait = on_wait  # called while the daemon prepares an export, before its first byte
+        self._on_export_size = on_export_size  # told the export's expected size before it starts
         self.path = path
         self._cache = cache
         self._spool = None
@@ -108,6 +110,9 @@ class DaemonSource:
 
     def _save(self) -> ImageRecord:
         image_id = self.inspect["Id"]
+        if self._on_export_size is not None:
+            # the layers' bytes; the tar adds headers and padding on top (a few per cent)
+            self._on_export_size(int(self.inspect.get("Size") or 0))
         record = None
         if self._client is None:
             # A local daemon: stream `docker save` straight off its socket, no docker-py needed.

@@ -83,9 +83,12 @@ def _analyze(args) -> int:
     if args.ci:
         from .model.ci_rules import evaluate
 
-        results = evaluate(img.efficiency, img.inefficient_bytes, img.wasted_user_percent,
-                           lowest_efficiency=args.lowest_efficiency, highest_wasted_bytes=args.highest_wasted_bytes,
-                           highest_user_wasted_percent=args.highest_user_wasted_percent)
+        rules = _ci_config(args.ci_config)
+        results = evaluate(
+            img.efficiency, img.inefficient_bytes, img.wasted_user_percent,
+            lowest_efficiency=_first(args.lowest_efficiency, rules.get("lowestEfficiency")),
+            highest_wasted_bytes=_first(args.highest_wasted_bytes, rules.get("highestWastedBytes")),
+            highest_user_wasted_percent=_first(args.highest_user_wasted_percent, rules.get("highestUserWastedPercent")))
         out = sys.stderr if args.json == "-" else sys.stdout
         out.write("\nCI rules:\n")
         for r in results:
@@ -97,6 +100,28 @@ def _analyze(args) -> int:
                   f"[Skipped:{sum(r.status == 'disabled' for r in results)}]\n")
         return 1 if failed else 0
     return 0
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def _ci_config(path: str | None) -> dict:
+    """Rules from dive's CI config file: the one named, else ./.dive-ci when there is one (as dive does)."""
+    from .model.ci_rules import RuleConfigError, read_ci_config
+
+    named = path is not None
+    path = path or ".dive-ci"
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        if named:
+            raise RuleConfigError(f"The CI config file {path} does not exist.") from None
+        return {}
+    except OSError as exc:
+        raise RuleConfigError(f"The CI config file {path} cannot be read: {exc.strerror}.") from None
+    return read_ci_config(text, path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--highest-wasted-bytes", metavar="N", help="CI: fail when wasted bytes > N (default disabled)")
     a.add_argument("--highest-user-wasted-percent", metavar="P",
                    help="CI: fail when wasted / user bytes > P (fraction; default 0.1)")
+    a.add_argument("--ci-config", metavar="FILE",
+                   help="CI: read the rules from dive's config file (default: ./.dive-ci when present); "
+                        "the rule options above override it")
     a.add_argument("--path", default="auto",
                    help="force how layers are read: auto (default: the fastest that works), tar-split, "
                         "overlay2-diff, save-stream, archive, oci-layout")

@@ -16,10 +16,10 @@ from dockerviz.samples import sample_archive
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args, env=None, timeout=120):
+def run_cli(*args, env=None, timeout=120, cwd=REPO):
     full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
     return subprocess.run([sys.executable, "-m", "dockerviz", *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=REPO)
+                          timeout=timeout, cwd=cwd)
 
 
 def test_json_path_imports_no_widget_or_plot_library(tmp_path):
@@ -82,6 +82,38 @@ def test_cli_ci_rules_and_bad_thresholds():
     assert "FAIL: highestWastedBytes" in fail.stdout
     bad = run_cli("analyze", sample_archive(), "--ci", "-q", "--no-cache", "--lowest-efficiency", "90")
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
+
+
+DIVE_CI = """\
+# as dive documents it
+rules:
+  # If the efficiency is measured below X%, mark as failed.
+  lowestEfficiency: 0.5
+  highestWastedBytes: "100"   # bytes
+  highestUserWastedPercent: disabled
+"""
+
+
+def test_dive_ci_config_file_drives_the_rules_and_options_override_it(tmp_path):
+    (tmp_path / ".dive-ci").write_text(DIVE_CI)
+    archive = str(sample_archive())
+    found = run_cli("analyze", archive, "--ci", "-q", "--no-cache", cwd=tmp_path)  # ./.dive-ci, as dive reads it
+    assert found.returncode == 1, found.stderr
+    assert "PASS: lowestEfficiency" in found.stdout and "FAIL: highestWastedBytes" in found.stdout
+    assert "SKIP: highestUserWastedPercent" in found.stdout
+    overridden = run_cli("analyze", archive, "--ci", "-q", "--no-cache", "--highest-wasted-bytes", "disabled",
+                         cwd=tmp_path)
+    assert overridden.returncode == 0 and "SKIP: highestWastedBytes" in overridden.stdout
+    (tmp_path / "strict.yaml").write_text("rules:\n  lowestEfficiency: 1\n")  # the sample wastes 282 bytes
+    named = run_cli("analyze", archive, "--ci", "-q", "--no-cache", "--ci-config", "strict.yaml", cwd=tmp_path)
+    assert named.returncode == 1 and "FAIL: lowestEfficiency" in named.stdout
+    assert "SKIP: highestWastedBytes" in named.stdout  # dive's default for the rules the file leaves out
+    missing = run_cli("analyze", archive, "--ci", "-q", "--no-cache", "--ci-config", "nope.yaml", cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.yaml does not exist" in missing.stderr
+    (tmp_path / "bad.yaml").write_text("rules:\n  lowestEfficency: 0.9\n")
+    bad = run_cli("analyze", archive, "--ci", "-q", "--no-cache", "--ci-config", "bad.yaml", cwd=tmp_path)
+    assert bad.returncode == 2 and "line 2" in bad.stderr and "lowestEfficency" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_dive_fixture_numbers(shared_fixtures):

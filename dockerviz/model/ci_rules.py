@@ -45,6 +45,42 @@ def _fraction(value, key: str) -> float:
     return f
 
 
+RULE_KEYS = tuple(DEFAULTS)
+
+
+def read_ci_config(text: str, where: str = ".dive-ci") -> dict:
+    """The rules of a dive CI config file: {key: value as written}.
+
+    dive reads it as YAML; the file it documents is one `rules:` mapping of
+    the three keys, which is what is read here (comments, quotes and blank
+    lines allowed). Anything else is refused with the line it is on.
+    """
+    rules: dict = {}
+    in_rules = False
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip() or line.strip() == "---":
+            continue
+        indented = line[0] in " \t"
+        key, sep, value = line.strip().partition(":")
+        if not sep:
+            raise RuleConfigError(f"{where}, line {number}: expected 'key: value', got {raw.strip()!r}.")
+        if not indented:
+            if key != "rules" or value.strip():
+                raise RuleConfigError(f"{where}, line {number}: only a 'rules:' section is understood, not {key!r}.")
+            in_rules = True
+            continue
+        if not in_rules:
+            raise RuleConfigError(f"{where}, line {number}: {key!r} is not inside 'rules:'.")
+        if key not in RULE_KEYS:
+            raise RuleConfigError(f"{where}, line {number}: unknown rule {key!r}; the rules are {', '.join(RULE_KEYS)}.")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        rules[key] = value
+    return rules
+
+
 def evaluate(efficiency: float, wasted_bytes: int, wasted_user_percent: float, *, lowest_efficiency=None,
              highest_wasted_bytes=None, highest_user_wasted_percent=None) -> list[RuleResult]:
     cfg = {

@@ -148,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a.set_defaults(func=_analyze)
 
+    from .cli_diff import register as register_diff
     from .tour import register as register_tour
 
+    register_diff(sub)
     register_tour(sub)
     return parser
 

@@ -22,17 +22,24 @@ def run_cli(*args, env=None, timeout=120, cwd=REPO):
                           timeout=timeout, cwd=cwd)
 
 
-def test_json_path_imports_no_widget_or_plot_library(tmp_path):
+def main_in_fresh_process(argv: list) -> dict:
+    """Run dockerviz.cli.main(argv) in a new interpreter: {"rc", "heavy": widget/plot/table modules it loaded}."""
     probe = (
         "import sys, json\n"
         "from dockerviz.cli import main\n"
-        f"rc = main(['analyze', {sample_archive()!r}, '--json', {str(tmp_path / 'o.json')!r}, '-q', '--no-cache'])\n"
+        f"rc = main({argv!r})\n"
         "heavy = sorted(m for m in ('ipywidgets', 'matplotlib', 'pandas', 'anywidget') if m in sys.modules)\n"
         "print(json.dumps({'rc': rc, 'heavy': heavy}))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO,
                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_json_path_imports_no_widget_or_plot_library(tmp_path):
+    result = main_in_fresh_process(["analyze", str(sample_archive()), "--json", str(tmp_path / "o.json"), "-q",
+                                    "--no-cache"])
     assert result == {"rc": 0, "heavy": []}
     data = json.loads((tmp_path / "o.json").read_text())
     assert data["image"]["reclaimableBytes"] > 0
@@ -139,3 +146,34 @@ def test_dive_fixture_numbers(shared_fixtures):
                            lowest_efficiency=rule["lowestEfficiency"], highest_wasted_bytes=rule["highestWastedBytes"],
                            highest_user_wasted_percent=rule["highestUserWastedPercent"])
         assert sorted(r.key for r in results if r.status == "fail") == sorted(rule["fails"])
+
+
+def test_diff_command_reports_layers_files_and_config_without_pandas(tmp_path):
+    """`dockerviz diff A B`: container-diff's file, layer and metadata answers, from two archives."""
+    from support.synth import layer_tar, legacy_archive, write
+
+    base = layer_tar([("dir", "etc"), ("file", "etc/conf", 100), ("file", "etc/old", 7)])
+    a = write(tmp_path / "a.tar", legacy_archive(
+        [base, layer_tar([("file", "app", 50)])], [{"created_by": "base"}, {"created_by": "RUN make app"}],
+        tags=("app:1",)))
+    b_layers = [base, layer_tar([("file", "app", 60), ("whiteout", "etc/old"), ("file", "etc/new", 5, 0o755)])]
+    b = write(tmp_path / "b.tar", legacy_archive(b_layers, [{"created_by": "base"}, {"created_by": "RUN make app v2"}],
+                                                 tags=("app:2",)))
+    assert main_in_fresh_process(["diff", a, b, "--json", str(tmp_path / "d.json"), "-q", "--no-cache"]) == {
+        "rc": 0, "heavy": []}
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert (data["a"]["name"], data["b"]["name"]) == ("app:1", "app:2")
+    assert [(r["status"], r["index_a"], r["index_b"]) for r in data["layers"]] == [
+        ("shared", 0, 0), ("only in A", 1, None), ("only in B", None, 1)]
+    files = {r["path"]: r for r in data["files"]}
+    assert set(files) == {"/app", "/etc/old", "/etc/new"}
+    assert (files["/app"]["change"], files["/app"]["size_delta"], files["/app"]["what"]) == ("changed", 10, "size")
+    assert files["/etc/old"]["change"] == "removed" and files["/etc/new"]["change"] == "added"
+    assert files["/etc/new"]["mode_b"] == 0o755
+    assert (data["summary"]["added"], data["summary"]["removed"], data["summary"]["changed"]) == (1, 1, 1)
+    text = run_cli("diff", a, b, "-q", "--no-cache", "--type", "file")
+    assert text.returncode == 0, text.stderr
+    assert "Files: 1 added, 1 removed, 1 changed" in text.stdout and "Layers:" not in text.stdout
+    assert "+ /etc/new  5 B" in text.stdout and "~ /app  50 B -> 60 B  (size)" in text.stdout
+    bad = run_cli("diff", a, b, "--type", "packages")
+    assert bad.returncode == 2 and "--type takes layer, file, config" in bad.stderr

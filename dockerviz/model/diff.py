@@ -115,7 +115,8 @@ class ImageComparison:
         return ImageComparison(self.b, self.a, show_secrets=self.show_secrets)
 
     # -- layers -----------------------------------------------------------
-    def _layer_rows(self) -> list[dict]:
+    def layer_rows(self) -> list[dict]:
+        """Rows of `layers` as dicts (same columns)."""
         return self._layer_table
 
     @cached_property
@@ -155,7 +156,7 @@ class ImageComparison:
         """One row per layer of either image: shared (by diff id), only in A, only in B."""
         import pandas as pd
 
-        df = pd.DataFrame(self._layer_rows(), columns=LAYER_DIFF_COLUMNS)
+        df = pd.DataFrame(self.layer_rows(), columns=LAYER_DIFF_COLUMNS)
         df["index_a"] = df["index_a"].astype("Int64")
         df["index_b"] = df["index_b"].astype("Int64")
         return df
@@ -272,7 +273,7 @@ class ImageComparison:
 
     # -- numbers ----------------------------------------------------------
     def summary(self) -> dict:
-        rows = self._layer_rows()
+        rows = self.layer_rows()
         counts = Counter(r[1] for r in self.file_rows())
         shared_bytes = sum(r["size_bytes"] for r in rows if r["status"] == SHARED)
         return {

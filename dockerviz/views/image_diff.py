@@ -148,7 +148,7 @@ class ImageDiff:
         return [{"status": r["status"], "a": r["index_a"], "b": r["index_b"], "chain": r["same_chain"],
                  "size": r["size_bytes"], "entries": r["entries"], "diff_id": r["diff_id"],
                  "cmd": short_command(r["created_by_b"] or r["created_by_a"])}
-                for r in self.comparison._layer_rows()]
+                for r in self.comparison.layer_rows()]
 
     def config_rows(self) -> list[dict]:
         rows = self.comparison.config_rows()

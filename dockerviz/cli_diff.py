@@ -1,0 +1,122 @@
+"""`dockerviz diff A B`: what changed from image A to image B, from the shell.
+
+What container-diff reports for the file, history/layer and metadata types,
+from the same model as `dockerviz.compare()`: layers shared or not, paths
+added, removed and changed in the final filesystems, config differences
+(secret-looking values masked unless --show-secrets). Plain text, or JSON
+with every row. No pandas, widgets or plotting on this path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .humanize import fmt_bytes
+
+KINDS = ("layer", "file", "config")
+TEXT_ROWS = 40  # file rows printed in the text report (all of them go to --json)
+_MARK = {"added": "+", "removed": "-", "changed": "~", "rewritten": "~", "same": "=", "shared": "=",
+         "only in A": "A", "only in B": "B"}
+
+
+def register(sub) -> None:
+    d = sub.add_parser("diff", help="compare two images: layers, files, config",
+                       description="A and B are image names or ids in the daemon, `docker save` archives or OCI "
+                                   "layout directories. B is the newer one: 'added' means in B, not in A.")
+    d.add_argument("a", help="the older image")
+    d.add_argument("b", help="the newer image")
+    d.add_argument("--type", default="layer,file,config",
+                   help="what to compare, comma-separated: layer, file, config (default: all three)")
+    d.add_argument("--json", metavar="FILE", help="write every row as JSON; '-' = stdout")
+    d.add_argument("--show-secrets", action="store_true",
+                   help="show values of Env variables and labels whose names look secret (masked by default)")
+    d.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
+    d.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    d.set_defaults(func=run)
+
+
+def _kinds(text: str) -> list[str]:
+    from .errors import DockervizError
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise DockervizError(f"--type takes {', '.join(KINDS)} (comma-separated), not {text!r}.")
+    return kinds
+
+
+def run(args) -> int:
+    import gc
+
+    from .analysis import analyze
+    from .cli import _StderrProgress
+    from .model.diff import CONFIG_DIFF_COLUMNS, FILE_DIFF_COLUMNS, compare_images
+
+    gc.disable()  # a short-lived process building acyclic data
+    kinds = _kinds(args.type)
+    cache = False if args.no_cache else None
+    images = [analyze(src, path=args.path, cache=cache, progress=None if args.quiet else _StderrProgress())
+              for src in (args.a, args.b)]
+    cmp = compare_images(*images, show_secrets=args.show_secrets)
+    summary = cmp.summary()
+    data = {"a": {"name": images[0].name, "id": images[0].id, "source": images[0].source},
+            "b": {"name": images[1].name, "id": images[1].id, "source": images[1].source},
+            "summary": summary}
+    if "layer" in kinds:
+        data["layers"] = cmp.layer_rows()
+    if "file" in kinds:
+        data["files"] = [dict(zip(FILE_DIFF_COLUMNS, r)) for r in cmp.file_rows()]
+    if "config" in kinds:
+        data["config"] = [dict(zip(CONFIG_DIFF_COLUMNS, (r[c] for c in CONFIG_DIFF_COLUMNS)))
+                          for r in cmp.config_rows() if r["change"] != "same"]
+    if args.json:
+        text = json.dumps(data, indent=2)
+        if args.json == "-":
+            sys.stdout.write(text + "\n")
+            return 0
+        with open(args.json, "w", encoding="utf-8") as f:
+            f.write(text)
+    _print(data, sys.stdout)
+    return 0
+
+
+def _print(data: dict, out) -> None:
+    s = data["summary"]
+    out.write(f"A  {s['name_a']}  ({s['id_a'][:19]})  {fmt_bytes(s['size_a'])} in {s['layers_a']} layers\n")
+    delta = s["size_delta"]
+    out.write(f"B  {s['name_b']}  ({s['id_b'][:19]})  {fmt_bytes(s['size_b'])} in {s['layers_b']} layers  "
+              f"({'+' if delta >= 0 else '-'}{fmt_bytes(abs(delta))})\n")
+    if "layers" in data:
+        out.write(f"\nLayers: {s['shared_layers']} shared ({fmt_bytes(s['shared_bytes'])}), "
+                  f"{s['layers_a'] - s['shared_layers']} only in A ({fmt_bytes(s['only_a_bytes'])}), "
+                  f"{s['layers_b'] - s['shared_layers']} only in B ({fmt_bytes(s['only_b_bytes'])})\n")
+        for r in data["layers"]:
+            ia = "-" if r["index_a"] is None else r["index_a"]
+            ib = "-" if r["index_b"] is None else r["index_b"]
+            cmd = (r["created_by_b"] or r["created_by_a"] or "").replace("\n", " ")
+            out.write(f"  {_MARK.get(r['status'], '?')} {r['status']:<9} A:{ia!s:>3} B:{ib!s:>3} "
+                      f"{fmt_bytes(r['size_bytes']):>10}  {cmd[:70]}\n")
+    if "files" in data:
+        files = data["files"]
+        out.write(f"\nFiles: {s['added']} added, {s['removed']} removed, {s['changed']} changed"
+                  + (f", {s['rewritten']} rewritten (same facts, written again)" if s["rewritten"] else "") + "\n")
+        for r in files[:TEXT_ROWS]:
+            if r["change"] == "added":
+                size = fmt_bytes(r["size_b"])
+            elif r["change"] == "removed":
+                size = fmt_bytes(r["size_a"])
+            else:
+                size = f"{fmt_bytes(r['size_a'])} -> {fmt_bytes(r['size_b'])}"
+            what = f"  ({r['what']})" if r["what"] else ""
+            out.write(f"  {_MARK.get(r['change'], '?')} {r['path']}  {size}{what}\n")
+        if len(files) > TEXT_ROWS:
+            out.write(f"  ... {len(files) - TEXT_ROWS} more (all of them with --json)\n")
+    if "config" in data:
+        rows = data["config"]
+        out.write(f"\nConfig: {len(rows)} differences\n")
+        for r in rows:
+            key = f"{r['field']} {r['key']}".strip()
+            out.write(f"  {_MARK.get(r['change'], '?')} {key}: {r['a'] if r['a'] is not None else '(unset)'} -> "
+                      f"{r['b'] if r['b'] is not None else '(unset)'}\n")

@@ -571,20 +571,19 @@ class Demo:
             import dockerviz
 
             options.setdefault("network_mode", "none")
-            replaced = _image_ids([tag] if isinstance(tag, str) else list(tag or ()))
-            before = _untagged_images()
-            started = time.time()
-            with tempfile.TemporaryDirectory(prefix="dockerviz-demo-") as context:
-                try:
-                    result = dockerviz.build(context, dockerfile=dockerfile, tag=tag, **options)
-                except BuildError as exc:
-                    if exc.result is None:
-                        raise
-                    result = exc.result  # saved first, raised below
-            if self.recording:
-                save_build(result, path, dockerfile_text=dockerfile)
-            _remove_if_untagged(replaced + [i for i, created in _untagged_images().items()
-                                            if i not in before and created >= started - 2])
+            tidy = _BuildTidy([tag] if isinstance(tag, str) else list(tag or ()))
+            try:
+                with tempfile.TemporaryDirectory(prefix="dockerviz-demo-") as context:
+                    try:
+                        result = dockerviz.build(context, dockerfile=dockerfile, tag=tag, **options)
+                    except BuildError as exc:
+                        if exc.result is None:
+                            raise
+                        result = exc.result  # saved first, raised below
+                if self.recording:
+                    save_build(result, path, dockerfile_text=dockerfile)
+            finally:
+                tidy.finish()
             if result.error is not None:
                 raise result.error
             return result
@@ -806,57 +805,43 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-def _image_ids(tags: list[str]) -> list[str]:
-    """The ids the daemon holds under these tags now (missing ones left out)."""
-    if not tags:
-        return []
-    from . import engine
-
-    client = engine.client()
-    try:
-        ids = []
-        for t in tags:
-            try:
-                ids.append(client.api.inspect_image(t)["Id"])
-            except Exception:
-                pass
-        return ids
-    finally:
-        client.close()
-
-
-def _untagged_images() -> dict[str, int]:
-    """{id: created (epoch seconds)} of the daemon's untagged leaf images."""
-    from . import engine
-
-    client = engine.client()
-    try:
-        return {i["Id"]: int(i.get("Created") or 0) for i in client.api.images(filters={"dangling": True})}
-    except Exception:
-        return {}
-    finally:
-        client.close()
-
-
-def _remove_if_untagged(image_ids: list[str]) -> None:
-    """Remove the images a tour build left untagged, when nothing else names or uses them.
+class _BuildTidy:
+    """Removes the images a tour build leaves untagged, when nothing else names or uses them.
 
     Rebuilding a tag (the tour builds with nocache) leaves the previous image
     untagged, and a failing build leaves the images of the steps that worked;
     without this every run of the notebooks would add a few to `docker images`.
     An image a container or a child image still uses is kept (the daemon refuses).
     """
-    if not image_ids:
-        return
-    from . import engine
 
-    client = engine.client()
-    try:
-        for image_id in image_ids:
+    def __init__(self, tags: list[str]):
+        from . import engine
+
+        self.client = engine.client()
+        self.replaced = []
+        for t in tags:
             try:
-                if not client.api.inspect_image(image_id).get("RepoTags"):
-                    client.api.remove_image(image_id)
+                self.replaced.append(self.client.api.inspect_image(t)["Id"])
             except Exception:
-                pass  # gone already, or in use: nothing to tidy
-    finally:
-        client.close()
+                pass  # not built before
+        self.before = self._untagged()
+        self.started = time.time()
+
+    def _untagged(self) -> dict[str, int]:
+        """{id: created (epoch seconds)} of the daemon's untagged leaf images."""
+        try:
+            return {i["Id"]: int(i.get("Created") or 0) for i in self.client.api.images(filters={"dangling": True})}
+        except Exception:
+            return {}
+
+    def finish(self) -> None:
+        made = [i for i, created in self._untagged().items() if i not in self.before and created >= self.started - 2]
+        try:
+            for image_id in self.replaced + made:
+                try:
+                    if not self.client.api.inspect_image(image_id).get("RepoTags"):
+                        self.client.api.remove_image(image_id)
+                except Exception:
+                    pass  # gone already, or in use: nothing to tidy
+        finally:
+            self.client.close()

@@ -6,6 +6,7 @@
 - test_images / saved_archive: the images of tests/support/images.py, built
   once per session (reused across sessions by their input-hash label), and
   their `docker save` archives.
+- lab / chromium: a JupyterLab server and a browser for a browser test module.
 - podman: a Podman API service with the small test images (a second engine).
 - shared_fixtures: ../shared/fixtures; skips when that folder is absent (the
   one kind of skip CI allows).
@@ -97,6 +98,26 @@ def podman(docker_client, test_images, saved_archive, tmp_path_factory):
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server (tests/support/jupyter.py) for one browser test module; Chromium required."""
+    from support import browser
+    from support.jupyter import jupyter_server
+
+    browser.require_browser()
+    with jupyter_server(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chromium(lab):
+    """Debian's Chromium driven by Playwright, for one browser test module."""
+    from support import browser
+
+    with browser.chromium() as instance:
+        yield instance
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,6 @@ import pytest
 
 from support import REPO_ROOT, TEST_LABEL, images
 from support import browser as B
-from support.jupyter import jupyter_server
 
 pytestmark = pytest.mark.browser
 
@@ -42,19 +41,6 @@ RECORDED_USAGE = REPO_ROOT / "dockerviz" / "data" / "recordings" / "usage" / "us
 
 
 # ------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    B.require_browser()
-    with jupyter_server(tmp_path_factory.mktemp("lab")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chromium(lab):
-    with B.chromium() as browser:
-        yield browser
-
 
 @pytest.fixture
 def page(chromium, lab):

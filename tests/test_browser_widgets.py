@@ -23,7 +23,6 @@ import pytest
 
 from support import TEST_LABEL, images, synth
 from support import browser as B
-from support.jupyter import jupyter_server
 
 pytestmark = pytest.mark.browser
 
@@ -41,19 +40,6 @@ DIFF = ".jp-OutputArea-output .dvz-diff[data-ready]"
 
 
 # ------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    B.require_browser()
-    with jupyter_server(tmp_path_factory.mktemp("lab")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def chromium(lab):
-    with B.chromium() as browser:
-        yield browser
-
 
 @pytest.fixture
 def page(chromium, lab):

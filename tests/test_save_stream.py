@@ -234,7 +234,8 @@ def test_waiting_for_the_daemons_first_byte_is_reported(tmp_path):
     t.start()
     ticks = []
     body = api_stream(path, "/images/x/get", on_wait=lambda: ticks.append(_time.monotonic()))
-    data = b"".join(body)
+    data = ChunkReader(body).read()
+    body.close()
     t.join()
     srv.close()
     assert data == b"hello"

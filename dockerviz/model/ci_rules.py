@@ -81,40 +81,33 @@ def read_ci_config(text: str, where: str = ".dive-ci") -> dict:
     return rules
 
 
+# key: (the image's value it applies to, parse the threshold, the message when it fails)
+_RULES = {
+    "lowestEfficiency": ("efficiency", lambda v: _fraction(v, "lowestEfficiency"),
+                         "image efficiency is too low (efficiency={value:.2f} < threshold={threshold})"),
+    "highestWastedBytes": ("wasted_bytes", parse_bytes,
+                           "too many bytes wasted (wasted-bytes={value} > threshold={threshold})"),
+    "highestUserWastedPercent": ("wasted_user_percent", lambda v: _fraction(v, "highestUserWastedPercent"),
+                                 "too many bytes wasted, relative to the user bytes added "
+                                 "(%-user-wasted-bytes={value:.2f} > threshold={threshold})"),
+}
+
+
 def evaluate(efficiency: float, wasted_bytes: int, wasted_user_percent: float, *, lowest_efficiency=None,
              highest_wasted_bytes=None, highest_user_wasted_percent=None) -> list[RuleResult]:
-    cfg = {
-        "lowestEfficiency": DEFAULTS["lowestEfficiency"] if lowest_efficiency is None else lowest_efficiency,
-        "highestWastedBytes": DEFAULTS["highestWastedBytes"] if highest_wasted_bytes is None else highest_wasted_bytes,
-        "highestUserWastedPercent": (DEFAULTS["highestUserWastedPercent"] if highest_user_wasted_percent is None
-                                     else highest_user_wasted_percent),
-    }
+    values = {"efficiency": efficiency, "wasted_bytes": wasted_bytes, "wasted_user_percent": wasted_user_percent}
+    given = {"lowestEfficiency": lowest_efficiency, "highestWastedBytes": highest_wasted_bytes,
+             "highestUserWastedPercent": highest_user_wasted_percent}
     results = []
-    v = cfg["lowestEfficiency"]
-    if disabled(v):
-        results.append(RuleResult("lowestEfficiency", "disabled", "rule disabled"))
-    else:
-        t = _fraction(v, "lowestEfficiency")
-        failed = t > efficiency
-        results.append(RuleResult("lowestEfficiency", "fail" if failed else "pass",
-                                  f"image efficiency is too low (efficiency={efficiency:.2f} < threshold={v})"
-                                  if failed else ""))
-    v = cfg["highestWastedBytes"]
-    if disabled(v):
-        results.append(RuleResult("highestWastedBytes", "disabled", "rule disabled"))
-    else:
-        t = parse_bytes(v)
-        failed = wasted_bytes > t
-        results.append(RuleResult("highestWastedBytes", "fail" if failed else "pass",
-                                  f"too many bytes wasted (wasted-bytes={wasted_bytes} > threshold={v})"
-                                  if failed else ""))
-    v = cfg["highestUserWastedPercent"]
-    if disabled(v):
-        results.append(RuleResult("highestUserWastedPercent", "disabled", "rule disabled"))
-    else:
-        t = _fraction(v, "highestUserWastedPercent")
-        failed = wasted_user_percent > t
-        results.append(RuleResult("highestUserWastedPercent", "fail" if failed else "pass",
-                                  "too many bytes wasted, relative to the user bytes added "
-                                  f"(%-user-wasted-bytes={wasted_user_percent:.2f} > threshold={v})" if failed else ""))
+    for key, (of, parse, message) in _RULES.items():
+        threshold = DEFAULTS[key] if given[key] is None else given[key]
+        if disabled(threshold):
+            results.append(RuleResult(key, "disabled", "rule disabled"))
+            continue
+        value = values[of]
+        limit = parse(threshold)
+        # dive's comparisons, strict: efficiency below the lowest, waste above the highest
+        failed = limit > value if key == "lowestEfficiency" else value > limit
+        results.append(RuleResult(key, "fail" if failed else "pass",
+                                  message.format(value=value, threshold=threshold) if failed else ""))
     return results

@@ -61,7 +61,7 @@ class ContentBuilder:
     duplicated path wins (at the place of the first).
     """
 
-    __slots__ = ("what", "entries", "whiteouts", "opaque", "tar_bytes", "_numbers")
+    __slots__ = ("what", "entries", "whiteouts", "opaque", "tar_bytes")
 
     def __init__(self, what: str = "layer"):
         self.what = what
@@ -69,9 +69,6 @@ class ContentBuilder:
         self.whiteouts: dict[str, None] = {}
         self.opaque: dict[str, None] = {}
         self.tar_bytes = 0
-        # One int object per distinct mode / uid / gid (a layer has a handful; 0o644 is not a cached small int):
-        # 32 bytes less per entry.
-        self._numbers: dict[int, int] = {}
 
     def add(self, h: th.TarHeader) -> None:
         self.add_fields(h.name, h.typeflag, h.size, h.mode, h.uid, h.gid, h.linkname)
@@ -109,8 +106,7 @@ class ContentBuilder:
             size = 0
         elif kind in (E.DIR, E.OTHER):
             size = 0
-        share = self._numbers.setdefault
-        self.entries.append(E.Entry(path, kind, size, share(mode, mode), share(uid, uid), share(gid, gid), link))
+        self.entries.append(E.Entry(path, kind, size, mode, uid, gid, link))
 
     def finish(self) -> LayerContent:
         content = LayerContent()

@@ -148,7 +148,25 @@ class TarStore:
         return lambda: FileSlice(fd, h.offset, h.size)
 
 
-class ArchiveSource:
+class HeldFiles:
+    """A source holding an open descriptor and, for a stream, an unlinked spool file until closed."""
+
+    _fd: int | None = None
+    _spool = None
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+class ArchiveSource(HeldFiles):
     """A `docker save` archive on disk (plain, gzip- or zstd-compressed)."""
 
     kind = "archive"
@@ -157,14 +175,9 @@ class ArchiveSource:
         self.path = os.fspath(path)
         self.want = want
         self.path_name = path_name
-        self._fd: int | None = None
-        self._spool = None
 
     def __enter__(self) -> ImageRecord:
         return self.open()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _open_fd(self) -> int:
         try:
@@ -206,14 +219,6 @@ class ArchiveSource:
         except BaseException:
             self.close()
             raise
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
 
 
 def record_from_store(store, *, reference: str, source_kind: str, path: str, want: str | None) -> ImageRecord:

@@ -21,7 +21,7 @@ import os
 
 from .. import engine
 from ..errors import ArchiveError, SourceError
-from .archive import TarStore, raise_daemon_error_in, record_from_store, spool_stream
+from .archive import HeldFiles, TarStore, raise_daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
 from .local_api import LocalUnavailable, api_stream, inspect_local, local_socket
 from .local_api import _NotFound as LocalNotFound
@@ -32,7 +32,7 @@ DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
 STREAM_CHUNK = 4 << 20  # large reads: fewer round trips through the HTTP layer
 
 
-class DaemonSource:
+class DaemonSource(HeldFiles):
     kind = "daemon"
 
     def __init__(self, reference: str, *, client=None, on_bytes=None, on_wait=None, on_export_size=None,
@@ -47,17 +47,12 @@ class DaemonSource:
         self._on_export_size = on_export_size  # told the export's expected size before it starts
         self.path = path
         self._cache = cache
-        self._spool = None
-        self._fd = None
         self._saved: ImageRecord | None = None
         self.inspect: dict | None = None
         self.fallback_reason: str | None = None  # why a local path was not used
 
     def __enter__(self) -> ImageRecord:
         return self.open()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _client_for_streams(self):
         return self._client if self._client is not None else engine.client(timeout=None)
@@ -140,7 +135,7 @@ class DaemonSource:
         if sock is None:
             return None
         try:
-            body = api_stream(sock, f"/images/{image_id}/get", chunk=STREAM_CHUNK, on_wait=self._on_wait)
+            body = api_stream(sock, f"/images/{image_id}/get", on_wait=self._on_wait)
         except (LocalUnavailable, LocalNotFound):
             return None
         reader = ChunkReader(body, on_bytes=self._on_bytes)
@@ -184,11 +179,3 @@ class DaemonSource:
         store = TarStore(self._fd, f"the save stream of {self.reference}")
         return record_from_store(store, reference=self.reference, source_kind=self.kind, path="save-stream",
                                  want=None)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None

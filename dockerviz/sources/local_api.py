@@ -89,16 +89,12 @@ def api_get(sock_path: str, path: str, timeout: float = 10.0):
 
 
 class SocketBody:
-    """The body of an HTTP/1.0 answer (the daemon ends it by closing).
+    """The body of an HTTP/1.0 answer (the daemon ends it by closing), read into a buffer the caller
+    reuses: one copy, from the kernel."""
 
-    Read it into a buffer the caller reuses (`readinto`: one copy, from the
-    kernel) or iterate it as bytes chunks.
-    """
-
-    def __init__(self, sock: socket.socket, first: bytes, chunk: int):
+    def __init__(self, sock: socket.socket, first: bytes):
         self._sock = sock
         self._first = first
-        self._chunk = chunk
 
     def readinto(self, buf) -> int:
         if self._first:
@@ -108,19 +104,6 @@ class SocketBody:
             return n
         return self._sock.recv_into(buf)
 
-    def __iter__(self):
-        try:
-            if self._first:
-                first, self._first = self._first, b""
-                yield first
-            while True:
-                data = self._sock.recv(self._chunk)
-                if not data:
-                    return
-                yield data
-        finally:
-            self.close()
-
     def close(self) -> None:
         self._sock.close()
 
@@ -128,8 +111,7 @@ class SocketBody:
 WAIT_TICK = 0.5  # seconds between on_wait calls while the daemon prepares its answer
 
 
-def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: float | None = None,
-               on_wait=None) -> SocketBody:
+def api_stream(sock_path: str, path: str, *, timeout: float | None = None, on_wait=None) -> SocketBody:
     """GET a daemon API path over a unix socket; its body, unread.
 
     HTTP/1.0, so the daemon sends the body as it is and ends it by closing:
@@ -175,7 +157,7 @@ def api_stream(sock_path: str, path: str, *, chunk: int = 1 << 22, timeout: floa
         if status == 404:
             raise _NotFound()
         raise LocalUnavailable(f"the daemon answered {status} to {path}")
-    return SocketBody(s, first, chunk)
+    return SocketBody(s, first)
 
 
 def _unchunk(body: bytes) -> bytes:

@@ -48,7 +48,6 @@ def walk_diff(root: str) -> LayerContent:
     S_IFMT = 0o170000
     S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK, stat.S_IFCHR
     S_IFBLK, S_IFIFO = stat.S_IFBLK, stat.S_IFIFO
-    modes: dict = {}  # share the int objects of repeated modes
 
     root_b = os.fsencode(root)
     if not os.path.isdir(root_b):
@@ -69,7 +68,6 @@ def walk_diff(root: str) -> LayerContent:
             path = prefix + decode(name)
             fmt = st.st_mode & S_IFMT
             mode = st.st_mode & 0o7777
-            mode = modes.setdefault(mode, mode)
             if fmt == S_IFDIR:
                 entries.append(Entry(path, DIR, 0, mode, st.st_uid, st.st_gid, ""))
                 if _is_opaque(full):

@@ -7,8 +7,6 @@ to the owner. Both share one ES module and one stylesheet in views/static.
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import traceback
 
@@ -129,20 +127,15 @@ class DiffWidget(_Base):
         self.observe(self._on_ui, names=list(self._UI))
         self.on_msg(self._on_msg)
 
-    @staticmethod
-    def _figure_png(diff) -> str:
-        fig = diff.figure()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        return base64.b64encode(buf.getvalue()).decode("ascii")
-
     def _state_of(self, diff, full: bool) -> dict:
         state = {key: getattr(diff, key) for key in self._UI}
         state.update(files=diff.files_page(), config=diff.config_rows(), error="")
         if full:
             s = diff.summary()
             s["show_secrets"] = diff.show_secrets
-            state.update(header=s, layers=diff.layer_rows(), figure=self._figure_png(diff))
+            from .figures import png_base64  # matplotlib only when a diff is shown
+
+            state.update(header=s, layers=diff.layer_rows(), figure=png_base64(diff.figure()))
         return state
 
     def sync_from(self, diff, full: bool = False) -> None:

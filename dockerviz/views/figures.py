@@ -16,6 +16,16 @@ _PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#
             "#bab0ac"]
 
 
+def png_base64(fig: Figure, dpi: int = 80) -> str:
+    """A figure as base64 PNG text, for widget state and messages."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def _bytes_axis(ax, axis="y") -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 

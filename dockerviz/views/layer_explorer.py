@@ -399,17 +399,11 @@ class LayerExplorer:
 
     def figure_images(self, dpi: int = 80) -> list[dict]:
         """The figures as PNG images ({"key", "title", "png": base64}), for the explorer's Charts section."""
-        import base64
-        import io
+        from .figures import png_base64
 
         titles = {"layer_sizes": "Layer sizes", "top_directories": "Biggest directories in the final filesystem",
                   "waste_by_layer": "Waste by layer: bytes written, then hidden by a later layer"}
-        out = []
-        for key, fig in self.figures().items():
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=dpi)
-            out.append({"key": key, "title": titles[key], "png": base64.b64encode(buf.getvalue()).decode("ascii")})
-        return out
+        return [{"key": key, "title": titles[key], "png": png_base64(fig, dpi)} for key, fig in self.figures().items()]
 
     def to_html(self, path=None) -> str:
         """A self-contained HTML report (inline CSS and SVG); written to `path` when given."""

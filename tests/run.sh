@@ -27,7 +27,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------- system packages
-APT_PACKAGES=(docker.io busybox-static debootstrap zstd chromium podman)
+APT_PACKAGES=(docker.io busybox-static debootstrap zstd chromium podman
+              docker-registry skopeo umoci buildah openssh-server qemu-user-static binfmt-support apache2-utils)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -250,3 +250,15 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
         size_bytes=sum(layer_sizes),
         user_size_bytes=sum(layer_sizes[1:]),
     )
+
+
+DIVE_SHELL_PREFIX = "/bin/sh -c "
+
+
+def dive_command(created_by: str) -> str:
+    """A layer's command as dive 0.13.1 exports it: the history text without a leading `/bin/sh -c `.
+
+    dive keeps the `#(nop) ` marker that follows it (measured: its export of a
+    kaniko image reads `#(nop) ADD file:… in / `); the full text is in createdBy.
+    """
+    return created_by[len(DIVE_SHELL_PREFIX):] if created_by.startswith(DIVE_SHELL_PREFIX) else created_by

@@ -101,9 +101,13 @@ def normalise(raw: bytes, *, what: str = "member") -> str:
     """Archive member name -> canonical relative path; '' for the root itself.
 
     Rejects absolute names and any '..' component: such members would land
-    outside the image root if anything ever followed them.
+    outside the image root if anything ever followed them. The root itself
+    spelt `/`, `./` or `.` (kaniko writes one in most layers) is the root, as
+    it is for dive, not an escape.
     """
     name = decode_name(raw)
+    if not name.replace("/", "").replace(".", "") and ".." not in name:
+        return ""
     if name.startswith("/"):
         raise UnsafePathError(
             f"A layer {what} has an absolute name {display_path(name.lstrip('/'))!r}. "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from . import entries as E
-from .dive_accounting import DiveAccounting, dive_accounting
+from .dive_accounting import DiveAccounting, dive_accounting, dive_command
 from .gc_pause import gc_paused
 from .layer import LayerContent
 from .merge import MergeResult, merge
@@ -212,7 +212,8 @@ class Image:
         for i, c in enumerate(self.contents):
             counts = self.change_counts(i)
             row = {"index": i, "id": self.layer_ids[i], "digestId": self.diff_ids[i], "sizeBytes": dive.layer_sizes[i],
-                   "command": layer_steps[i].created_by if i in layer_steps else "",
+                   "command": dive_command(layer_steps[i].created_by if i in layer_steps else ""),
+                   "createdBy": layer_steps[i].created_by if i in layer_steps else "",
                    "diskSizeBytes": c.disk_bytes, "added": counts[E.ADDED], "modified": counts[E.MODIFIED],
                    "removed": counts[E.REMOVED]}
             if file_lists:

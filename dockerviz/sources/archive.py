@@ -226,6 +226,13 @@ def record_from_store(store, *, reference: str, source_kind: str, path: str, wan
         return record_from_legacy(store, reference=reference, source_kind=source_kind, path=path, want=want)
     if store.exists("index.json"):
         return record_from_oci(store, reference=reference, source_kind=source_kind, path=path, want=want)
+    if store.exists("repositories") or any(n.endswith("/VERSION") for n in store.members):
+        raise ArchiveError(
+            f"{store.where} is a `docker save` archive from Docker before 1.10 (one folder per layer with `json` "
+            "and `VERSION`, no manifest.json). That format names no image config or diff ids, so it cannot be read "
+            "as an image: load it into a current engine and save it again (`docker load -i FILE`, then "
+            "`docker save -o NEW.tar IMAGE`)."
+        )
     raise ArchiveError(
         f"{store.where} has neither manifest.json nor index.json: it is not a `docker save` archive "
         "or an OCI image. (A `docker export` archive is a container filesystem, not an image.)"

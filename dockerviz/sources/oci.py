@@ -113,11 +113,35 @@ def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str
                        layers=layers, source_kind=source_kind, path=path)
 
 
-def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: str,
-                       want: str | None = None) -> ImageRecord:
+LEGACY_KEYS = ("Config", "RepoTags", "Layers")
+
+
+def go_keys(entry: dict, names=LEGACY_KEYS) -> dict:
+    """Keys matched as Go's encoding/json does: case-insensitively (jib writes `config`, `repoTags`,
+    `layers`), an exact match preferred, the last of several case-variants winning otherwise."""
+    out = {}
+    for name in names:
+        if name in entry:
+            out[name] = entry[name]
+            continue
+        folded = [v for k, v in entry.items()
+                  if isinstance(k, str) and k.lower().replace("\u017f", "s") == name.lower()]
+        if folded:
+            out[name] = folded[-1]
+    return out
+
+
+def legacy_manifest(store: Store) -> list:
+    """manifest.json of a `docker save` archive (or jib's, kaniko's): a list of {Config, RepoTags, Layers}."""
     manifest = load_json(store.read("manifest.json", "manifest.json"), "manifest.json")
     if not isinstance(manifest, list) or not manifest or not all(isinstance(m, dict) for m in manifest):
         raise ArchiveError(f"manifest.json in {store.where} is not a list of images.")
+    return [go_keys(m) for m in manifest]
+
+
+def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: str,
+                       want: str | None = None) -> ImageRecord:
+    manifest = legacy_manifest(store)
     chosen = manifest[0]
     if want:
         for m in manifest:

@@ -19,6 +19,7 @@ from .errors import (
     DaemonError,
     DaemonUnavailableError,
     DockervizError,
+    FileContentsError,
     ImageNotFoundError,
     SourceError,
     UnsafePathError,
@@ -44,6 +45,8 @@ _LAZY = {
     "compare": ("dockerviz.views.api", "compare"),
     "LayerExplorer": ("dockerviz.views.api", "LayerExplorer"),
     "ImageDiff": ("dockerviz.views.api", "ImageDiff"),
+    "FilePreview": ("dockerviz.model.contents", "FilePreview"),
+    "FileDiff": ("dockerviz.model.contents", "FileDiff"),
 }
 
 
@@ -65,4 +68,5 @@ __all__ = [
     "analyze", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
     "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "BuildError",
+    "FileContentsError", "FilePreview", "FileDiff",
 ]

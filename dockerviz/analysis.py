@@ -119,6 +119,10 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks) -
                     diff_ids=diff_ids, layer_ids=[l.id for l in record.layers],
                     contents=[done[d] for d in diff_ids], source=record.source_kind,
                     path=record.path if missing else "cache")
+    from .contents import SourceReader
+
+    img.reader = SourceReader(source, source_kind=record.source_kind, image_id=record.image_id, diff_ids=diff_ids,
+                              config=record.config, layer_ids=img.layer_ids, client=client, path=path)
     if cache:
         _cached_dive_accounting(img, cache)
     return img

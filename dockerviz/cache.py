@@ -35,7 +35,7 @@ from .errors import CacheError
 from .model import entries as E
 from .model.layer import LayerContent
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a layer's package databases are stored with it
 LAYER_MAGIC = b"DVZLAYR\0"
 IMAGE_MAGIC = b"DVZIMAG\0"
 RESULT_MAGIC = b"DVZRSLT\0"
@@ -105,8 +105,8 @@ def encode_layer(content: LayerContent) -> bytes:
         nums.tobytes(),
     ]
     blobs = [_join(map(_path_of, entries)), _join(map(_link_of, entries)), _join(content.whiteouts),
-             _join(content.opaque_dirs)]
-    parts.append(struct.pack("<4Q", *(len(b) for b in blobs)))
+             _join(content.opaque_dirs), _encode_packages(content.packages)]
+    parts.append(struct.pack("<5Q", *(len(b) for b in blobs)))
     parts.extend(blobs)
     return b"".join(parts)
 
@@ -121,8 +121,8 @@ def decode_layer(data: bytes) -> LayerContent:
     pos += 32 * n
     if len(kinds) != n or len(nums) != 4 * n:
         raise ValueError("short columns")
-    lens = struct.unpack_from("<4Q", data, pos)
-    pos += 32
+    lens = struct.unpack_from("<5Q", data, pos)
+    pos += 40
     blobs = []
     for ln in lens:
         blobs.append(data[pos: pos + ln])
@@ -146,7 +146,28 @@ def decode_layer(data: bytes) -> LayerContent:
     content.whiteouts = _split(blobs[2], nw)
     content.opaque_dirs = _split(blobs[3], no)
     content.tar_bytes = tar_bytes
+    content.packages = _decode_packages(blobs[4])
     return content
+
+
+def _encode_packages(packages: dict | None) -> bytes:
+    if packages is None:
+        return b""
+    return json.dumps(packages, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogateescape")
+
+
+def _decode_packages(blob) -> dict | None:
+    if not len(blob):
+        return None
+    value = json.loads(bytes(blob).decode("utf-8", "surrogateescape"))
+    if not isinstance(value, dict):
+        raise ValueError("packages")
+    out = {}
+    for path, records in value.items():
+        if not isinstance(path, str) or not isinstance(records, list):
+            raise ValueError("packages")
+        out[path] = [(str(n), str(v), int(sz)) for n, v, sz in records]
+    return out
 
 
 def _pack(magic: bytes, ident: str, payload: bytes) -> bytes:
@@ -243,7 +264,7 @@ class LayerCache:
         if payload is not None:
             try:
                 content = decode_layer(payload)
-            except (ValueError, IndexError, struct.error, UnicodeError):
+            except (ValueError, IndexError, TypeError, struct.error, UnicodeError):
                 self.rejected += 1
                 content = None
             if content is not None:

@@ -55,5 +55,9 @@ class BuildError(DockervizError):
         self.result = None  # the BuildResult, when the build got as far as starting
 
 
+class FileContentsError(DockervizError):
+    """A file's contents cannot be given: no such file at that layer, not a regular file, or over the size cap."""
+
+
 class CacheError(DockervizError):
     """The analysis cache folder cannot be used."""

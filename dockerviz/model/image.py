@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from . import contents as C
 from . import entries as E
+from . import packages as P
 from .dive_accounting import DiveAccounting, dive_accounting, dive_command
 from .gc_pause import gc_paused
 from .layer import LayerContent
@@ -80,6 +82,9 @@ class Image:
         self.path = path
         self.recorded = recorded  # set when the data is a recording, not a live read
         self.steps = map_history(config, len(contents))
+        # reads file bytes: reader.read(layer_index, path, n) -> bytes; set by whoever read the layers
+        self.reader = None
+        self._layer_maps: dict[int, dict] = {}
 
     def __repr__(self) -> str:
         return (f"<dockerviz.Image {self.name!r} {self.id[:19]} layers={len(self.contents)} "
@@ -202,6 +207,198 @@ class Image:
 
         return pd.DataFrame([(p.path, p.count, p.size) for p in self.dive.inefficient],
                             columns=["path", "count", "size_bytes"])
+
+    # -- file contents -------------------------------------------------
+    def _layer_map(self, i: int) -> dict:
+        m = self._layer_maps.get(i)
+        if m is None:
+            c = self.contents[i]
+            m = {"entries": {e.path: e for e in c.entries}, "whiteouts": set(c.whiteouts),
+                 "opaque": set(c.opaque_dirs)}
+            self._layer_maps[i] = m
+        return m
+
+    @staticmethod
+    def _path_key(path) -> str:
+        if isinstance(path, bytes):
+            path = E.decode_name(path)
+        if not isinstance(path, str):
+            raise TypeError("path must be a str: a path inside the image, such as '/etc/os-release'")
+        return E.normalise(path.lstrip("/").encode("utf-8", "surrogateescape"), what="path")
+
+    def locate(self, path, layer: int | None = None):
+        """(layer index, Entry) of `path` as visible after `layer` (None: the final filesystem), else None."""
+        key = self._path_key(path)
+        top = len(self.contents) - 1 if layer is None else self._layer_index(layer)
+        parents = []
+        p = key
+        while "/" in p:
+            p = p.rpartition("/")[0]
+            parents.append(p)
+        for k in range(top, -1, -1):
+            m = self._layer_map(k)
+            e = m["entries"].get(key)
+            if e is not None:
+                return k, e
+            if key in m["whiteouts"] or any(a in m["whiteouts"] or a in m["opaque"] for a in parents):
+                return None
+            ents = m["entries"]
+            if any((pe := ents.get(a)) is not None and pe.kind != E.DIR for a in parents):
+                return None
+        return None
+
+    def _read_entry(self, k: int, key: str, entry, n: int) -> bytes:
+        if self.reader is None:
+            from ..errors import FileContentsError
+
+            raise FileContentsError(f"{self.name} was not read from a source that can give file contents "
+                                    "(analyse it with dockerviz.analyze to read its files).")
+        target = entry.link if entry.kind == E.HARDLINK else key
+        return self.reader.read(k, target, n)
+
+    def _regular(self, path, layer):
+        from ..errors import FileContentsError
+
+        key = self._path_key(path)
+        found = self.locate(key, layer)
+        where = "the final filesystem" if layer is None else f"the filesystem after layer {self._layer_index(layer)}"
+        if found is None:
+            raise FileContentsError(f"{E.display_path(key)} is not in {where} of {self.name}; "
+                                    "img.files lists the paths there.")
+        k, entry = found
+        if entry.kind == E.SYMLINK:
+            raise FileContentsError(f"{E.display_path(key)} is a symbolic link to {entry.link!r}; "
+                                    "dockerviz does not follow links: read the path it points at.")
+        if entry.kind not in (E.FILE, E.HARDLINK):
+            raise FileContentsError(f"{E.display_path(key)} is a {entry.kind}, not a regular file.")
+        size = entry.size
+        if entry.kind == E.HARDLINK:
+            target = self._layer_map(k)["entries"].get(entry.link)
+            size = target.size if target is not None else 0
+        return key, k, entry, size
+
+    def read(self, path, layer: int | None = None, *, max_bytes: int = C.READ_CAP) -> bytes:
+        """The bytes of a regular file as visible after `layer` (None: the final filesystem).
+
+        Read in place from the source (nothing is extracted); a file larger
+        than `max_bytes` raises FileContentsError without being read (use
+        preview() to see its start).
+        """
+        from ..errors import FileContentsError
+
+        key, k, entry, size = self._regular(path, layer)
+        if size > max_bytes:
+            raise FileContentsError(f"{E.display_path(key)} is {size} bytes, over the cap of {max_bytes}; "
+                                    "pass max_bytes=N to read it whole, or use preview() for its start.")
+        data = self._read_entry(k, key, entry, size)
+        if len(data) != size:
+            raise FileContentsError(f"{E.display_path(key)} should hold {size} bytes but {len(data)} were read; "
+                                    "the source is truncated or changed since it was analysed.")
+        return data
+
+    def text(self, path, layer: int | None = None, *, max_bytes: int = C.READ_CAP, errors: str = "replace") -> str:
+        """read() decoded as UTF-8 (invalid bytes replaced unless errors= says otherwise)."""
+        return self.read(path, layer, max_bytes=max_bytes).decode("utf-8", errors)
+
+    def preview(self, path, layer: int | None = None, *, max_bytes: int = C.PREVIEW_BYTES) -> C.FilePreview:
+        """What `path` is after `layer`: text (its start), binary (type, hex), a link (not followed), a directory..."""
+        key = self._path_key(path)
+        found = self.locate(key, layer)
+        if found is None:
+            return C.preview_of(key, None, None, None)
+        k, entry = found
+        data = None
+        if entry.kind in (E.FILE, E.HARDLINK):
+            data = self._read_entry(k, key, entry, max_bytes)
+            if entry.kind == E.HARDLINK:
+                target = self._layer_map(k)["entries"].get(entry.link)
+                if target is not None:
+                    entry = E.Entry(entry.path, E.FILE, target.size, entry.mode, entry.uid, entry.gid, "")
+        return C.preview_of(key, k, entry, data)
+
+    def _diff_side(self, key: str, layer: int | None):
+        found = self.locate(key, layer) if layer is None or layer >= 0 else None
+        if found is None:
+            return None, None
+        k, entry = found
+        if entry.kind == E.HARDLINK:
+            target = self._layer_map(k)["entries"].get(entry.link)
+            entry = E.Entry(entry.path, E.FILE, target.size if target else 0, entry.mode, entry.uid, entry.gid, "")
+            entry_for_read = self._layer_map(k)["entries"].get(key)
+        else:
+            entry_for_read = entry
+        data = None
+        if entry.kind == E.FILE and entry.size <= C.DIFF_BYTES:
+            data = self._read_entry(k, key, entry_for_read, entry.size)
+        return entry, data
+
+    def file_diff(self, path, layer: int) -> C.FileDiff:
+        """How `layer` changed `path` against the layers below it: a unified diff, or what else changed."""
+        idx = self._layer_index(layer)
+        key = self._path_key(path)
+        old, old_data = self._diff_side(key, idx - 1)
+        new, new_data = self._diff_side(key, idx)
+        d = C.diff_of(key, old, old_data, new, new_data, old_label=f"a{E.display_path(key)} (layer {idx - 1})",
+                      new_label=f"b{E.display_path(key)} (layer {idx})")
+        found = self.locate(key, idx)
+        if d.change == C.SAME and found is not None and found[0] == idx:
+            d.change = C.ATTRIBUTES  # rewritten by this layer with the same bytes, mode and owner
+            d.attributes = [("metadata", "", "rewritten with the same content, mode and owner "
+                                             "(modification time or extended attributes)")]
+        return d
+
+    # -- packages -------------------------------------------------------
+    @cached_property
+    def package_states(self) -> list[dict]:
+        """The packages visible after each layer: [{(manager, location, name): (version, size, db path)}]."""
+        return P.inventory(self.contents)
+
+    @property
+    def packages_known(self) -> bool:
+        """False when some layer was read without its package databases (an old cache or recording)."""
+        return all(getattr(c, "packages", None) is not None for c in self.contents)
+
+    def package_rows(self) -> list[tuple]:
+        states = self.package_states
+        if not states:
+            return []
+        hist = P.history(states)
+        rows = []
+        for key, (version, size, _path) in states[-1].items():
+            manager, loc, name = key
+            installed, changed = hist[key]
+            rows.append((manager, name, version, loc, installed, changed, size if size >= 0 else None))
+        rows.sort(key=lambda r: (r[0], r[1].lower(), r[3]))
+        return rows
+
+    @cached_property
+    def packages(self):
+        """Every package in the final filesystem: manager, name, version, location, the layer that
+        installed it, the layer that last changed it, installed size (where the database says)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.package_rows(), columns=P.PACKAGE_COLUMNS)
+        df["size_bytes"] = df["size_bytes"].astype("Int64")
+        return df
+
+    def package_change_rows(self, layer: int) -> list[tuple]:
+        idx = self._layer_index(layer)
+        states = self.package_states
+        before = states[idx - 1] if idx else {}
+        rows = []
+        for (manager, loc, name), change, old, new in P.changes_between(before, states[idx]):
+            size = (new or old)[1]
+            rows.append((manager, name, loc, change, new[0] if new else None, old[0] if old else None,
+                         size if size >= 0 else None))
+        return rows
+
+    def package_changes(self, layer: int):
+        """What one layer did to packages: added, removed, upgraded, downgraded (by each manager's version order)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.package_change_rows(layer), columns=P.CHANGE_COLUMNS)
+        df["size_bytes"] = df["size_bytes"].astype("Int64")
+        return df
 
     # -- export ---------------------------------------------------------
     def to_dive_json(self, *, file_lists: bool = False) -> dict:

@@ -24,12 +24,15 @@ class LayerContent:
     whiteouts     paths deleted from the layers below (targets, not '.wh.' names)
     opaque_dirs   directories whose lower children this layer hides
     tar_bytes     sum of every header's size field (dive's layer size)
+    packages      the package databases the layer writes, parsed (see model.packages)
     """
 
     entries: list[E.Entry] = field(default_factory=list)
     whiteouts: list[str] = field(default_factory=list)
     opaque_dirs: list[str] = field(default_factory=list)
     tar_bytes: int = 0
+    # package-database files kept while reading: {path: [(name, version, size)]}; None: not captured
+    packages: dict | None = None
 
     @cached_property
     def disk_bytes(self) -> int:
@@ -130,6 +133,7 @@ class ContentBuilder:
 
 
 _path_of = attrgetter("path")
+_DATA_TYPES = (th.REGTYPE, th.AREGTYPE, th.CONTTYPE)
 
 
 def content_from_headers(headers: Iterable[th.TarHeader], *, what: str = "layer") -> LayerContent:
@@ -149,8 +153,26 @@ def read_layer(fileobj: BinaryIO, *, what: str = "layer") -> LayerContent:
 
 def read_layer_stream(stream: th.ByteStream, *, what: str = "layer") -> LayerContent:
     """Parse an uncompressed layer tar from a ByteStream."""
+    from . import packages
+
     try:
-        return content_from_headers(th.iter_headers(stream, what=what), what=what)
+        if not packages.CAPTURE:
+            return content_from_headers(th.iter_headers(stream, what=what), what=what)
+        builder = ContentBuilder(what)
+        add = builder.add
+        collector = packages.Collector()
+        wanted = packages.wanted_raw
+        for h in th.iter_headers(stream, what=what):
+            add(h)
+            if h.typeflag in _DATA_TYPES and wanted(h.name):
+                # the walker lets a consumer read the member's data before it skips on
+                path = E.normalise(h.name, what=f"{what} member")
+                n = collector.want(path, h.size)
+                if n and stream.pos == h.offset:
+                    collector.add(path, stream.read(n))
+        content = builder.finish()
+        content.packages = collector.result()
+        return content
     except ArchiveError:
         raise
     except (EOFError, OSError, ValueError) as exc:

@@ -27,6 +27,7 @@ class LayerRef:
     reader: Callable[[], LayerContent] | None = None  # a faster way, when the source has one
     size_hint: int | None = None  # bytes to read, for progress
     what: str = "layer"
+    fetch: Callable[[str, int], bytes] | None = None  # up to n bytes of one regular file, when read in place
 
     def read(self) -> LayerContent:
         if self.reader is not None:

@@ -129,6 +129,45 @@ class DaemonSource(HeldFiles):
         self._saved = record
         return record
 
+    def fetch_saved(self, index: int, path: str, n: int) -> bytes:
+        """Up to n bytes of one file of layer `index`, by a second pass over the save stream
+        that keeps only that file (a remote daemon, Podman: no other way to reach a layer's bytes)."""
+        from .files import MemberNotFound
+        from .streaming import fetch_members, layer_member_names
+
+        image_id = self.inspect["Id"] if self.inspect else self.reference
+        where = f"the save stream of {self.reference}"
+        body = None
+        sock = local_socket() if self._client is None else None
+        if sock is not None:
+            try:
+                body = api_stream(sock, f"/images/{image_id}/get")
+            except (LocalUnavailable, LocalNotFound):
+                body = None
+        if body is not None:
+            try:
+                store, kept = fetch_members(ChunkReader(body), where, {path}, n)
+            finally:
+                body.close()
+        else:
+            client = self._client_for_streams()
+            self._client = client
+            with engine.translated(self.reference, kind="image"):
+                response = client.api.get_image(image_id, chunk_size=STREAM_CHUNK)
+                try:
+                    store, kept = fetch_members(ChunkReader(response), where, {path}, n)
+                finally:
+                    close = getattr(response, "close", None)
+                    if close:
+                        close()
+        names = layer_member_names(store, reference=self.reference)
+        if not 0 <= index < len(names):
+            raise ArchiveError(f"{where} has {len(names)} layers, not {index + 1}.")
+        data = kept.get((names[index], path))
+        if data is None:
+            raise MemberNotFound(f"Layer {index} of {self.reference} holds no regular file /{path}.")
+        return data
+
     def _save_streamed_locally(self, image_id: str) -> ImageRecord | None:
         """The in-stream parse over the local socket; None when that cannot be used."""
         sock = local_socket()

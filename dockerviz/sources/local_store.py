@@ -23,6 +23,7 @@ import os
 from ..errors import ArchiveError
 from ..model.layer import LayerContent
 from .base import ImageRecord, LayerRef
+from .files import dir_reader, read_in_dir
 from .legacy_ids import legacy_layer_ids
 from .local_api import LocalUnavailable, inspect_local, local_socket  # noqa: F401 - re-exported
 from .overlay2_diff import walk_diff
@@ -149,12 +150,13 @@ def local_record(reference: str, inspect: dict, *, path: str, config: dict | Non
     for i, (meta, diff_id) in enumerate(zip(metas, diff_ids)):
         what = f"layer {i} ({diff_id[:19]}) of {reference}"
         size_hint = _layer_size(meta)
+        diff_dir = os.path.join(store.layers_dir, store.cache_id(meta), "diff")
         if path == "tar-split":
-            reader = _tar_split_reader(os.path.join(meta, "tar-split.json.gz"), what)
+            reader = _tar_split_reader(os.path.join(meta, "tar-split.json.gz"), what, diff_dir)
         else:
-            diff_dir = os.path.join(store.layers_dir, store.cache_id(meta), "diff")
             reader = _diff_reader(diff_dir, _split_cost(os.path.join(meta, "tar-split.json.gz")))
-        layers.append(LayerRef(diff_id=diff_id, id=layer_ids[i], reader=reader, size_hint=size_hint, what=what))
+        layers.append(LayerRef(diff_id=diff_id, id=layer_ids[i], reader=reader, size_hint=size_hint, what=what,
+                               fetch=_fetcher(diff_dir)))
     return ImageRecord(reference=reference, image_id=image_id, repo_tags=list(inspect.get("RepoTags") or []),
                        config=config, layers=layers, source_kind="daemon", path=path,
                        extra={"data_root": store.root})
@@ -188,10 +190,23 @@ def _split_cost(path: str) -> int | None:
     return max(size, text // 2)
 
 
-def _tar_split_reader(path: str, what: str):
+def _with_packages(content: LayerContent, diff_dir: str) -> LayerContent:
+    """The layer's package databases, read from its unpacked directory (tar-split holds headers only)."""
+    from ..model import packages
+
+    if packages.CAPTURE:
+        content.packages = packages.collect(content.entries, dir_reader(diff_dir))
+    return content
+
+
+def _fetcher(diff_dir: str):
+    return lambda path, n: read_in_dir(diff_dir, path, n)
+
+
+def _tar_split_reader(path: str, what: str, diff_dir: str):
     def read() -> LayerContent:
         try:
-            return read_tar_split(path, what=what)
+            return _with_packages(read_tar_split(path, what=what), diff_dir)
         except LocalUnavailable as exc:
             raise ArchiveError(f"The daemon's record of {what} cannot be read: {exc}. "
                                "Try --path save-stream.") from None
@@ -205,7 +220,7 @@ def _tar_split_reader(path: str, what: str):
 def _diff_reader(diff_dir: str, entries_hint: int | None = None):
     def read() -> LayerContent:
         try:
-            return walk_diff(diff_dir)
+            return _with_packages(walk_diff(diff_dir), diff_dir)
         except LocalUnavailable as exc:
             raise ArchiveError(f"The layer directory cannot be read: {exc}. Try --path save-stream.") from None
     if entries_hint is not None:

@@ -247,6 +247,14 @@ def _looks_like_layer(head: bytes) -> bool:
     return len(head) == th.BLOCK and (head == bytes(th.BLOCK) or th._checksum_ok(head))
 
 
+def _keep_small(store: StreamStore, outer: th.ByteStream, h: th.TarHeader, name: str) -> bytes:
+    data = outer.read(h.size)
+    if len(data) < h.size:
+        raise ArchiveError(f"{store.where} is truncated inside {name}.")
+    store.small[name] = data
+    return data
+
+
 def walk_stream(reader, where: str) -> StreamStore:
     """Walk the outer tar from `reader`, parsing layer members as they pass."""
     store = StreamStore(where)
@@ -257,10 +265,7 @@ def walk_stream(reader, where: str) -> StreamStore:
         if h.typeflag not in _DATA_TYPES:
             continue
         if h.size < SMALL:
-            data = outer.read(h.size)
-            if len(data) < h.size:
-                raise ArchiveError(f"{where} is truncated inside {name}.")
-            store.small[name] = data
+            _keep_small(store, outer, h, name)
             continue
         what = f"layer {name} of {where}"
         head = reader.peek(th.BLOCK)
@@ -293,3 +298,54 @@ def record_from_stream(reader, *, reference: str, where: str, source_kind: str, 
 
 
 __all__ = ["ChunkReader", "StreamStore", "Unusual", "record_from_stream", "walk_stream"]
+
+
+def fetch_members(reader, where: str, wanted: set, n: int) -> tuple[StreamStore, dict]:
+    """A second pass over a save stream keeping only the wanted files of every layer.
+
+    Returns the store (small members, for the manifest) and {(layer member, path): first n bytes}.
+    File data of anything else is skipped as it passes; nothing is written to disk.
+    """
+    from ..model.compression import open_layer_stream
+
+    store = StreamStore(where)
+    kept: dict = {}
+    outer = th.ByteStream(reader)
+    for h in th.iter_headers(outer, what=f"archive {where}"):
+        name = E.normalise(h.name, what="archive member")
+        store.members[name] = h
+        if h.typeflag not in _DATA_TYPES:
+            continue
+        head = reader.peek(th.BLOCK) if h.size >= SMALL else b""
+        if h.size < SMALL:
+            data = _keep_small(store, outer, h, name)
+            if not _looks_like_layer(data[:th.BLOCK]):
+                continue
+            inner = open_layer_stream(io.BytesIO(data), what=name)
+        elif not _looks_like_layer(head):
+            continue
+        elif sniff(head) == "tar":
+            inner = th.ByteStream(reader, limit=h.size, seekable=False)
+        else:
+            inner = open_layer_stream(_MemberReader(outer, h.size), what=name)
+        start = outer.pos
+        try:
+            for m in th.iter_headers(inner, what=f"layer {name} of {where}"):
+                if m.typeflag in _DATA_TYPES:
+                    try:
+                        path = E.normalise(m.name, what="layer member")
+                    except ArchiveError:
+                        continue
+                    if path in wanted:
+                        kept[(name, path)] = inner.read(min(n, m.size))
+        except (EOFError, OSError, ValueError) as exc:
+            raise ArchiveError(f"Layer {name} of {where} cannot be read ({exc}).") from None
+        if h.size >= SMALL and sniff(head) == "tar":
+            outer.pos = start + inner.pos
+    return store, kept
+
+
+def layer_member_names(store: StreamStore, *, reference: str) -> list:
+    """The member each layer of the image is stored as, in manifest order."""
+    record = record_from_store(store, reference=reference, source_kind="daemon", path="save-stream", want=None)
+    return [ref.open.name for ref in record.layers]

@@ -1,7 +1,8 @@
 """Connecting to a Docker Engine and turning docker-py failures into DockervizErrors.
 
 Everything in dockerviz that talks to a daemon gets its client here, so the API
-version pin, the connect timeout and the error translation live in one place.
+version negotiation (for docker-py and the local socket client alike), the
+connect timeout and the error translation live in one place.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from .errors import (
     ImageNotFoundError,
 )
 
-# The newest Engine API version whose response shapes dockerviz is tested
-# against. Newer daemons drop legacy fields (1.52+), so never ask for more.
-NEWEST_TESTED_API = "1.45"
 CONNECT_TIMEOUT = 5
 
 
@@ -27,11 +25,54 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in str(v).split("."))
 
 
-def pinned_api_version(server_version: str) -> str:
-    """min(server, newest tested): responses keep the shapes the code expects."""
-    if _version_tuple(server_version) <= _version_tuple(NEWEST_TESTED_API):
-        return server_version
-    return NEWEST_TESTED_API
+def pick_api_version(advertised: str | None, info: dict | None) -> str:
+    """The API version to speak to a daemon: the newest it offers.
+
+    `advertised` is /_ping's API-Version header, `info` the /version answer
+    (ApiVersion, MinAPIVersion). Responses are then read by their shape at
+    that version (sources read fields that are there, never fields removed
+    since: VirtualSize, Container, ContainerConfig), so no version is pinned:
+    a daemon that refuses old versions (Engine 29.0-29.2 below 1.44) is never
+    asked for one.
+    """
+    info = info if isinstance(info, dict) else {}
+    newest = str(info.get("ApiVersion") or advertised or "").strip()
+    try:
+        _version_tuple(newest)
+    except ValueError:
+        raise DaemonError(
+            f"The daemon at {describe_host()} does not say which API versions it speaks "
+            f"(/_ping API-Version {advertised!r}, /version ApiVersion {info.get('ApiVersion')!r}); "
+            "is DOCKER_HOST a Docker Engine?"
+        ) from None
+    return newest
+
+
+def negotiate(fetch) -> str:
+    """Negotiate over any transport: `fetch(path)` -> (status, {lower-case header: value}, body bytes).
+
+    GET /_ping (unversioned by design) names the daemon's newest version;
+    GET /v{that}/version confirms it with the daemon's minimum.
+    """
+    import json
+
+    status, headers, _ = fetch("/_ping")
+    advertised = headers.get("api-version") if status == 200 else None
+    status, _, body = fetch(f"/v{advertised}/version" if advertised else "/version")
+    info = None
+    if status == 200:
+        try:
+            info = json.loads(body)
+        except ValueError:
+            info = None
+    return pick_api_version(advertised, info)
+
+
+def _docker_py_fetch(api):
+    def fetch(path: str):
+        response = api._get(api.base_url + path, timeout=CONNECT_TIMEOUT)
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+    return fetch
 
 
 def describe_host() -> str:
@@ -49,24 +90,28 @@ def _unavailable(exc: BaseException | None = None) -> DaemonUnavailableError:
 
 
 def client(timeout: float | None = CONNECT_TIMEOUT, **kwargs):
-    """A docker.DockerClient pinned to a tested API version.
+    """A docker.DockerClient speaking the API version negotiated with the daemon.
 
     `timeout=None` is for streams (save, export, build, stats) whose first byte
-    can take minutes; the version probe itself always uses a short timeout so a
+    can take minutes; the negotiation itself always uses a short timeout so a
     dead daemon is reported within seconds. Other keyword arguments (such as
     max_pool_size for many concurrent streams) go to docker.from_env.
     """
     import docker
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
     from docker.errors import DockerException
 
     try:
-        probe = docker.from_env(timeout=CONNECT_TIMEOUT, version="1.24")
+        # No request is made at this version: the probe only asks unversioned /_ping and the
+        # negotiated /v{N}/version.
+        probe = docker.from_env(timeout=CONNECT_TIMEOUT, version=MINIMUM_DOCKER_API_VERSION)
         try:
-            server = probe.api.version(api_version=False)
+            version = negotiate(_docker_py_fetch(probe.api))
         finally:
             probe.close()
-        version = pinned_api_version(server.get("ApiVersion", "1.41"))
         return docker.from_env(timeout=timeout, version=version, **kwargs)
+    except DockervizError:
+        raise
     except DockerException as exc:
         raise _unavailable(exc) from None
     except Exception as exc:  # requests/urllib3 connection errors, timeouts

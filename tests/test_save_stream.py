@@ -224,11 +224,19 @@ def test_waiting_for_the_daemons_first_byte_is_reported(tmp_path):
     srv.listen(1)
 
     def serve():
-        conn, _ = srv.accept()
-        conn.recv(4096)
-        _time.sleep(1.3)  # preparing the export
-        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/x-tar\r\n\r\nhello")
-        conn.close()
+        while True:  # the version negotiation (/_ping, /v1.52/version), then the export
+            conn, _ = srv.accept()
+            request = conn.recv(4096)
+            if b"/_ping" in request or b"/version" in request:
+                body = b"OK" if b"/_ping" in request else b'{"ApiVersion":"1.52","MinAPIVersion":"1.44"}'
+                conn.sendall(b"HTTP/1.0 200 OK\r\nApi-Version: 1.52\r\n\r\n" + body)
+                conn.close()
+                continue
+            assert request.startswith(b"GET /v1.52/images/x/get ")
+            _time.sleep(1.3)  # preparing the export
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/x-tar\r\n\r\nhello")
+            conn.close()
+            return
 
     t = threading.Thread(target=serve)
     t.start()

@@ -14,8 +14,10 @@ import socket
 import stat
 from urllib.parse import quote
 
+from .. import engine
+from ..errors import DaemonError
+
 DEFAULT_SOCKET = "/var/run/docker.sock"
-API_PREFIX = "/v1.41"  # every Engine since 20.10 (and podman) answers it with the same shapes
 
 
 class LocalUnavailable(Exception):
@@ -43,17 +45,13 @@ class _NotFound(Exception):
     pass
 
 
-def api_get(sock_path: str, path: str, timeout: float = 10.0):
-    """GET a daemon API path over a unix socket; the decoded JSON.
-
-    Raises _NotFound on 404 and LocalUnavailable on anything else unexpected,
-    so the caller can fall back to docker-py, which words errors for people.
-    """
+def _exchange(sock_path: str, path: str, timeout: float, accept: str = "application/json") -> tuple[int, bytes, bytes]:
+    """One HTTP/1.0 GET over the unix socket: (status, raw head, body)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(sock_path)
-        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\nAccept: application/json\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\nAccept: {accept}\r\n\r\n".encode())
         chunks = []
         while True:
             chunk = s.recv(1 << 16)
@@ -68,10 +66,53 @@ def api_get(sock_path: str, path: str, timeout: float = 10.0):
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
-    status_line = head.split(b"\r\n", 1)[0].split()
-    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
     if b"transfer-encoding: chunked" in head.lower():
         body = _unchunk(body)
+    return _status(head), head, body
+
+
+def _status(head: bytes) -> int:
+    status_line = head.split(b"\r\n", 1)[0].split()
+    return int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+
+
+def _headers(head: bytes) -> dict:
+    out = {}
+    for line in head.split(b"\r\n")[1:]:
+        key, _, v = line.partition(b":")
+        out[key.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+    return out
+
+
+_NEGOTIATED: dict[tuple, str] = {}  # (socket path, its inode) -> API version
+
+
+def api_prefix(sock_path: str, timeout: float = 10.0) -> str:
+    """"/v{N}" for the daemon on this socket, N negotiated once per socket (engine.negotiate)."""
+    try:
+        key = (sock_path, os.stat(sock_path).st_ino)
+    except OSError as exc:
+        raise LocalUnavailable(f"the daemon socket {sock_path} is gone ({exc})") from None
+    version = _NEGOTIATED.get(key)
+    if version is None:
+        def fetch(path):
+            status, head, body = _exchange(sock_path, path, timeout)
+            return status, _headers(head), body
+        try:
+            version = engine.negotiate(fetch)
+        except DaemonError as exc:
+            raise LocalUnavailable(str(exc)) from None
+        _NEGOTIATED[key] = version
+    return f"/v{version}"
+
+
+def api_get(sock_path: str, path: str, timeout: float = 10.0):
+    """GET a daemon API path over a unix socket, at the negotiated version; the decoded JSON.
+
+    Raises _NotFound on 404 and LocalUnavailable on anything else unexpected,
+    so the caller can fall back to docker-py, which words errors for people.
+    """
+    status, head, body = _exchange(sock_path, api_prefix(sock_path, timeout) + path, timeout)
     if status == 404:
         raise _NotFound()
     if status != 200:
@@ -81,10 +122,9 @@ def api_get(sock_path: str, path: str, timeout: float = 10.0):
     except ValueError:
         raise LocalUnavailable(f"the daemon's answer to {path} is not JSON") from None
     if isinstance(value, dict):
-        for line in head.split(b"\r\n")[1:]:
-            key, _, v = line.partition(b":")
-            if key.strip().lower() == b"api-version":
-                value["_api_version"] = v.strip().decode("ascii", "replace")
+        version = _headers(head).get("api-version")
+        if version:
+            value["_api_version"] = version
     return value
 
 
@@ -121,11 +161,12 @@ def api_stream(sock_path: str, path: str, *, timeout: float | None = None, on_wa
     every half second until the answer starts: a daemon may prepare a whole
     export before its first byte.
     """
+    prefix = api_prefix(sock_path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(sock_path)
-        s.sendall(f"GET {API_PREFIX}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        s.sendall(f"GET {prefix}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
         head = b""
         waited = 0.0
         if on_wait is not None:
@@ -150,8 +191,7 @@ def api_stream(sock_path: str, path: str, *, timeout: float | None = None, on_wa
         s.close()
         raise
     head, _, first = head.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].split()
-    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+    status = _status(head)
     if status != 200 or b"transfer-encoding: chunked" in head.lower():
         s.close()
         if status == 404:

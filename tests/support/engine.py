@@ -35,7 +35,6 @@ PING_TIMEOUT = 3.0  # seconds for one "are you there" call
 START_TIMEOUT = 60.0  # seconds for a started dockerd to answer
 APT_TIMEOUT = 900.0  # seconds for each apt-get call
 STOP_TIMEOUT = 20.0  # seconds for dockerd to exit after SIGTERM
-NEWEST_TESTED_API = "1.45"  # API 1.52+ drops legacy fields
 
 # Used when a started dockerd exits straight away: inside some containers
 # iptables is not usable, and the tests run with network_mode="none" anyway.
@@ -191,17 +190,10 @@ class Engine:
         return self.process is not None
 
     def client(self, timeout: float | None = 900.0):
-        """A DockerClient pinned to min(server API, NEWEST_TESTED_API), so response
-        shapes do not shift on newer engines. Long timeout: builds, save and
-        export can wait a long time for their first byte."""
-        probe = _make_client(self.base_url, timeout=PING_TIMEOUT * 3, version="1.24")
-        try:
-            server = probe.api.version(api_version=False).get("ApiVersion", "1.41")
-        finally:
-            probe.close()
-        as_tuple = lambda v: tuple(int(p) for p in v.split("."))  # noqa: E731
-        version = server if as_tuple(server) <= as_tuple(NEWEST_TESTED_API) else NEWEST_TESTED_API
-        return _make_client(self.base_url, timeout=timeout, version=version)
+        """A DockerClient speaking the daemon's newest API version (docker-py's own negotiation,
+        independent of dockerviz's). Long timeout: builds, save and export can wait a long time for
+        their first byte."""
+        return _make_client(self.base_url, timeout=timeout, version="auto")
 
     def describe(self) -> str:
         where = self.base_url or os.environ.get("DOCKER_HOST") or DEFAULT_HOST

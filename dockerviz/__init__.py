@@ -20,6 +20,7 @@ from .errors import (
     DaemonUnavailableError,
     DockervizError,
     FileContentsError,
+    ImageChoiceError,
     ImageNotFoundError,
     SourceError,
     UnsafePathError,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "analyze": ("dockerviz.analysis", "analyze"),
+    "images": ("dockerviz.analysis", "images"),
     "Image": ("dockerviz.model.image", "Image"),
     "build": ("dockerviz.building.api", "build"),
     "builds": ("dockerviz.building.api", "builds"),
@@ -65,8 +67,8 @@ def __dir__():
 
 
 __all__ = [
-    "analyze", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
+    "analyze", "images", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
     "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
-    "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "BuildError",
+    "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "ImageChoiceError", "BuildError",
     "FileContentsError", "FilePreview", "FileDiff",
 ]

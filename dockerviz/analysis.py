@@ -36,7 +36,8 @@ class Progress:
             self.report(self)
 
 
-def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None = None, client=None) -> Image:
+def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None = None, client=None,
+            image: str | None = None, platform: str | None = None) -> Image:
     """Analyse an image: a daemon image name or id, a `docker save` archive, or an OCI layout dir.
 
     `path` forces how layers are read (see dockerviz.sources.PATHS; "auto"
@@ -47,6 +48,11 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
 
     The returned Image's `path` says how the layers were read; "cache" when
     every layer came from the cache.
+
+    A source holding several images (tags, platforms: see `dockerviz.images`)
+    is chosen from by `image` (a tag, ref name or digest) and `platform`
+    ("linux/arm64"); by default the host's platform, else the first image,
+    and the Image's `chosen` says which was taken.
     """
     if isinstance(source, Image):
         return source
@@ -75,13 +81,26 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
 
         cache = NullCache()
     with gc_paused():
-        return _analyze(source, path, cache, client, tracker, (saved, waiting, export_size))
+        return _analyze(source, path, cache, client, tracker, (saved, waiting, export_size),
+                        {"image": image, "platform": platform})
 
 
-def _analyze(source, path, cache, client, tracker: Progress, export_callbacks) -> Image:
+def images(source, *, client=None):
+    """What a source holds, one row per image or attestation: a pandas DataFrame with columns
+    ref, digest, platform, kind (image / attestation), attests (the image an attestation describes)
+    and size (bytes of its blobs as stored). Pick one with analyze(source, image=..., platform=...)."""
+    import pandas as pd
+
+    from .sources import list_images
+
+    rows = [c.row() for c in list_images(source, client=client)]
+    return pd.DataFrame(rows, columns=["ref", "digest", "platform", "kind", "attests", "size"])
+
+
+def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, select: dict) -> Image:
     saved, waiting, export_size = export_callbacks
     src = open_source(source, path=path, client=client, on_bytes=saved, on_wait=waiting, on_export_size=export_size,
-                      cache=cache)
+                      cache=cache, **select)
     with src as record:
         tracker.total_layers = len(record.layers)
         tracker.total_bytes = sum(l.size_hint or 0 for l in record.layers)
@@ -119,10 +138,12 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks) -
                     diff_ids=diff_ids, layer_ids=[l.id for l in record.layers],
                     contents=[done[d] for d in diff_ids], source=record.source_kind,
                     path=record.path if missing else "cache")
+        img.chosen = record.extra.get("chosen", "")
     from .contents import SourceReader
 
     img.reader = SourceReader(source, source_kind=record.source_kind, image_id=record.image_id, diff_ids=diff_ids,
-                              config=record.config, layer_ids=img.layer_ids, client=client, path=path)
+                              config=record.config, layer_ids=img.layer_ids, client=client, path=path,
+                              select=select)
     if cache:
         _cached_dive_accounting(img, cache)
     return img

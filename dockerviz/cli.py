@@ -68,7 +68,9 @@ def _analyze(args) -> int:
     source = args.source or _default_source()
     cache = False if args.no_cache else None
     progress = None if args.quiet else _StderrProgress()
-    img = analyze(source, path=args.path, cache=cache, progress=progress)
+    img = analyze(source, path=args.path, cache=cache, progress=progress, image=args.image, platform=args.platform)
+    if img.chosen and not args.quiet:
+        sys.stderr.write(f"dockerviz: {img.chosen}\n")
     if args.json:
         data = img.to_dive_json(file_lists=args.file_lists)
         text = json.dumps(data, indent=2)
@@ -99,6 +101,21 @@ def _analyze(args) -> int:
                   f"[Passed:{sum(r.status == 'pass' for r in results)}] [Failed:{len(failed)}] "
                   f"[Skipped:{sum(r.status == 'disabled' for r in results)}]\n")
         return 1 if failed else 0
+    return 0
+
+
+def _images(args) -> int:
+    from .sources import list_images
+
+    rows = [c.row() for c in list_images(args.source)]
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    sys.stdout.write(f"{'kind':<12} {'platform':<16} {'size':>10}  {'digest':<19}  ref\n")
+    for r in rows:
+        size = _human(r["size"]) if r["size"] is not None else "?"
+        ref = r["ref"] or (f"(attests {r['attests'][:19]})" if r["attests"] else "")
+        sys.stdout.write(f"{r['kind']:<12} {r['platform'] or '-':<16} {size:>10}  {r['digest'][:19]:<19}  {ref}\n")
     return 0
 
 
@@ -146,7 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "overlay2-diff, save-stream, archive, oci-layout")
     a.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    a.add_argument("--image", metavar="REF",
+                   help="in an archive or layout holding several images: the tag, ref name or digest to read "
+                        "(see `dockerviz images SOURCE`)")
+    a.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
+                   help="the platform to read from a multi-platform source (default: this host's, else the first)")
     a.set_defaults(func=_analyze)
+
+    i = sub.add_parser("images", help="list the images a source holds: refs, digests, platforms, attestations",
+                       description="SOURCE is an archive, an OCI layout directory or an image in the daemon.")
+    i.add_argument("source", help="archive path, OCI layout directory or image reference")
+    i.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    i.set_defaults(func=_images)
 
     from .cli_diff import register as register_diff
     from .tour import register as register_tour

@@ -44,8 +44,9 @@ class SourceReader:
     """reader.read(layer index, path, n) -> bytes, for one Image analysed from `source`."""
 
     def __init__(self, source, *, source_kind: str, image_id: str, diff_ids: list, config: dict, layer_ids: list,
-                 client=None, path: str = "auto"):
+                 client=None, path: str = "auto", select: dict | None = None):
         self._source = image_id if source_kind == "daemon" and image_id else source
+        self._select = dict(select or {}) if source_kind != "daemon" else {}  # the image chosen in an archive
         self._kind = source_kind
         self._diff_ids = list(diff_ids)
         self._known = _KnownImage(image_id, config, layer_ids)
@@ -63,7 +64,8 @@ class SourceReader:
             from .sources import open_source
 
             kw = {"client": self._client, "cache": self._known} if self._kind == "daemon" else {}
-            src = open_source(self._source, path=self._path if self._kind == "daemon" else "auto", **kw)
+            src = open_source(self._source, path=self._path if self._kind == "daemon" else "auto", **kw,
+                              **self._select)
             record = src.__enter__()
             if [l.diff_id for l in record.layers] != self._diff_ids:
                 src.__exit__(None, None, None)

@@ -43,6 +43,10 @@ class SourceError(DockervizError):
     """A SOURCE argument names nothing dockerviz can read."""
 
 
+class ImageChoiceError(SourceError):
+    """A source holds several images and the one asked for (by name or platform) is not among them."""
+
+
 class BuildError(DockervizError):
     """A build failed; carries the failing step when one is known."""
 

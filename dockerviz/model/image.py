@@ -84,6 +84,7 @@ class Image:
         self.steps = map_history(config, len(contents))
         # reads file bytes: reader.read(layer_index, path, n) -> bytes; set by whoever read the layers
         self.reader = None
+        self.chosen = ""  # which image of a multi-image source was taken, when there was a choice
         self._layer_maps: dict[int, dict] = {}
 
     def __repr__(self) -> str:

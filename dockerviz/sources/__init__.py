@@ -20,13 +20,15 @@ def _looks_like_path(text: str) -> bool:
 
 
 def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wait=None, on_export_size=None,
-                cache=None):
+                cache=None, image: str | None = None, platform: str | None = None):
     """Pick the source for what the user named.
 
     An existing directory is an OCI layout, an existing file an archive, and
     anything else an image reference for the daemon, read through `path`
     (see PATHS). `cache` lets a daemon source skip `docker save` when the
-    layers and the image description are cached.
+    layers and the image description are cached. `image` (a tag, ref name or
+    digest) and `platform` (OS/ARCH[/VARIANT]) choose among several images in
+    an archive or layout (see choose.py); `platform` also checks a daemon image.
     """
     if path not in PATHS:
         raise SourceError(f"Unknown read path {path!r}; choose one of {', '.join(PATHS)}.")
@@ -39,10 +41,10 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
         )
     if os.path.isdir(source):
         _check_path(path, "oci-layout", source)
-        return OCILayoutSource(source)
+        return OCILayoutSource(source, want=image, platform=platform)
     if os.path.isfile(source):
         _check_path(path, "archive", source)
-        return ArchiveSource(source)
+        return ArchiveSource(source, want=image, platform=platform)
     if _looks_like_path(source):
         raise SourceError(
             f"No such file or directory: {source}. To analyse an image in the daemon, pass its name; "
@@ -50,8 +52,26 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
         )
     if path in ("archive", "oci-layout"):
         raise SourceError(f"--path {path} needs a file or directory, but {source!r} is neither.")
+    if image:
+        raise SourceError(f"image={image!r} chooses among the images of an archive or OCI layout; {source!r} is "
+                          "an image in the daemon already (pass platform= to check its platform).")
     return DaemonSource(source, client=client, on_bytes=on_bytes, on_wait=on_wait, on_export_size=on_export_size,
-                        path=path, cache=cache)
+                        path=path, cache=cache, platform=platform)
+
+
+def list_images(source, *, client=None) -> list:
+    """What a source holds: choose.Candidates (images and attestations), in the source's order."""
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str) and os.path.isdir(source):
+        return OCILayoutSource(source).candidates()
+    if isinstance(source, str) and os.path.isfile(source):
+        src = ArchiveSource(source)
+        try:
+            return src.candidates()
+        finally:
+            src.close()
+    return open_source(source, client=client).candidates()
 
 
 def _check_path(path: str, only: str, source: str) -> None:
@@ -59,4 +79,4 @@ def _check_path(path: str, only: str, source: str) -> None:
         raise SourceError(f"--path {path} reads images in a daemon; {source} is read as {only} (use --path auto).")
 
 
-__all__ = ["open_source", "ImageRecord", "LayerRef", "ArchiveSource", "DaemonSource", "OCILayoutSource", "PATHS"]
+__all__ = ["open_source", "list_images", "ImageRecord", "LayerRef", "ArchiveSource", "DaemonSource", "OCILayoutSource", "PATHS"]

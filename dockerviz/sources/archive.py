@@ -19,7 +19,7 @@ from ..model import entries as E
 from ..model import tarheaders as th
 from ..model.compression import sniff
 from .base import ImageRecord
-from .oci import record_from_legacy, record_from_oci
+from .oci import legacy_candidates, oci_candidates, record_from_legacy, record_from_oci
 from .slices import FileSlice
 
 MAX_LINK_HOPS = 16
@@ -171,9 +171,11 @@ class ArchiveSource(HeldFiles):
 
     kind = "archive"
 
-    def __init__(self, path: str | os.PathLike, *, want: str | None = None, path_name: str = "archive"):
+    def __init__(self, path: str | os.PathLike, *, want: str | None = None, path_name: str = "archive",
+                 platform: str | None = None):
         self.path = os.fspath(path)
         self.want = want
+        self.platform = platform
         self.path_name = path_name
 
     def __enter__(self) -> ImageRecord:
@@ -210,22 +212,46 @@ class ArchiveSource(HeldFiles):
         self._spool = spool
         return os.dup(spool.fileno())
 
+    def candidates(self) -> list:
+        """The images the archive holds (choose.Candidates)."""
+        self._fd = self._open_fd()
+        try:
+            return candidates_in_store(TarStore(self._fd, self.path))
+        finally:
+            self.close()
+
     def open(self) -> ImageRecord:
         self._fd = self._open_fd()
         try:
             store = TarStore(self._fd, self.path)
             return record_from_store(store, reference=self.path, source_kind=self.kind, path=self.path_name,
-                                     want=self.want)
+                                     want=self.want, platform=self.platform)
         except BaseException:
             self.close()
             raise
 
 
-def record_from_store(store, *, reference: str, source_kind: str, path: str, want: str | None) -> ImageRecord:
-    if store.exists("manifest.json"):
-        return record_from_legacy(store, reference=reference, source_kind=source_kind, path=path, want=want)
+def candidates_in_store(store) -> list:
+    """The images a tar or layout holds: the OCI index when there is one (it lists every platform), else
+    manifest.json."""
     if store.exists("index.json"):
-        return record_from_oci(store, reference=reference, source_kind=source_kind, path=path, want=want)
+        return oci_candidates(store)
+    if store.exists("manifest.json"):
+        return legacy_candidates(store)
+    record_from_store(store, reference=store.where, source_kind="archive", path="archive", want=None)  # its error
+    return []
+
+
+def record_from_store(store, *, reference: str, source_kind: str, path: str, want: str | None,
+                      platform: str | None = None) -> ImageRecord:
+    # manifest.json first (dive reads it, and its layer names are dive's ids); the OCI index when a
+    # platform is asked for, since only the index lists every platform of a multi-platform image.
+    if store.exists("manifest.json") and not (platform and store.exists("index.json")):
+        return record_from_legacy(store, reference=reference, source_kind=source_kind, path=path, want=want,
+                                  platform=platform)
+    if store.exists("index.json"):
+        return record_from_oci(store, reference=reference, source_kind=source_kind, path=path, want=want,
+                               platform=platform)
     if store.exists("repositories") or any(n.endswith("/VERSION") for n in store.members):
         raise ArchiveError(
             f"{store.where} is a `docker save` archive from Docker before 1.10 (one folder per layer with `json` "

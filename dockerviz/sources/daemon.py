@@ -23,6 +23,7 @@ from .. import engine
 from ..errors import ArchiveError, SourceError
 from .archive import HeldFiles, TarStore, raise_daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
+from .choose import Candidate, choose, platform_matches, platform_text
 from .local_api import LocalUnavailable, api_stream, inspect_local, local_socket
 from .local_api import _NotFound as LocalNotFound
 from .local_store import LOCAL_PATHS, local_record
@@ -36,7 +37,7 @@ class DaemonSource(HeldFiles):
     kind = "daemon"
 
     def __init__(self, reference: str, *, client=None, on_bytes=None, on_wait=None, on_export_size=None,
-                 path: str = "auto", cache=None):
+                 path: str = "auto", cache=None, platform: str | None = None):
         if path not in DAEMON_PATHS:
             raise SourceError(f"--path {path} does not apply to an image in a daemon; choose one of "
                               f"{', '.join(DAEMON_PATHS)}.")
@@ -46,6 +47,7 @@ class DaemonSource(HeldFiles):
         self._on_wait = on_wait  # called while the daemon prepares an export, before its first byte
         self._on_export_size = on_export_size  # told the export's expected size before it starts
         self.path = path
+        self.platform = platform
         self._cache = cache
         self._saved: ImageRecord | None = None
         self.inspect: dict | None = None
@@ -67,8 +69,28 @@ class DaemonSource(HeldFiles):
         with engine.translated(self.reference, kind="image"):
             return client.api.inspect_image(self.reference)
 
+    def candidates(self) -> list:
+        """The image and, on a daemon that stores several platforms (API 1.48+ `Manifests`), each of them."""
+        if self.inspect is None:
+            self.inspect = self._inspect()
+        return daemon_candidates(self.inspect)
+
+    def _check_platform(self) -> None:
+        if not self.platform:
+            return
+        where = f"the daemon's image {self.reference}"
+        chosen, _ = choose(daemon_candidates(self.inspect), platform=self.platform, where=where)
+        own = platform_text(self.inspect.get("Os"), self.inspect.get("Architecture"), self.inspect.get("Variant"))
+        if not platform_matches(chosen.platform, own):
+            raise SourceError(
+                f"{where} is {own}; its {chosen.platform} variant is stored too, but dockerviz reads a daemon image "
+                f"at its default platform. Export that variant and analyse the archive: "
+                f"`docker save --platform {chosen.platform} -o image.tar {self.reference}`."
+            )
+
     def open(self) -> ImageRecord:
         self.inspect = self._inspect()
+        self._check_platform()
         image_id = self.inspect["Id"]
         diff_ids = list((self.inspect.get("RootFS") or {}).get("Layers") or [])
         known = self._cache.get_image(image_id) if self._cache else None
@@ -218,3 +240,27 @@ class DaemonSource(HeldFiles):
         store = TarStore(self._fd, f"the save stream of {self.reference}")
         return record_from_store(store, reference=self.reference, source_kind=self.kind, path="save-stream",
                                  want=None)
+
+
+def daemon_candidates(inspect: dict) -> list:
+    """choose.Candidates for an image inspect: its `Manifests` (API 1.48+, containerd store), else itself."""
+    tags = list(inspect.get("RepoTags") or [])
+    out = []
+    for m in inspect.get("Manifests") or []:
+        if not isinstance(m, dict):
+            continue
+        data = m.get("ImageData") or {}
+        plat = data.get("Platform") or (m.get("Descriptor") or {}).get("platform") or {}
+        kind = "attestation" if m.get("Kind") == "attestation" else "image"
+        size = (m.get("Size") or {}).get("Content")
+        out.append(Candidate(refs=tags, digest=str(m.get("ID") or (m.get("Descriptor") or {}).get("digest") or ""),
+                             platform="" if kind != "image" else platform_text(plat.get("os"), plat.get("architecture"),
+                                                                               plat.get("variant")),
+                             kind=kind, size=size if isinstance(size, int) else None,
+                             attests=str((m.get("AttestationData") or {}).get("For") or "")))
+    if not out:
+        out.append(Candidate(refs=tags, digest=str(inspect.get("Id") or ""),
+                             platform=platform_text(inspect.get("Os"), inspect.get("Architecture"),
+                                                    inspect.get("Variant")),
+                             size=inspect.get("Size") if isinstance(inspect.get("Size"), int) else None))
+    return out

@@ -8,12 +8,12 @@ located by the manifest's own paths or digests, never by guessing file names.
 
 from __future__ import annotations
 
-import platform
 import re
 from typing import BinaryIO, Callable, Protocol
 
 from ..errors import ArchiveError
 from .base import ImageRecord, LayerRef, diff_ids_of, load_json
+from .choose import Candidate, choose, platform_text
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
@@ -45,48 +45,74 @@ def blob_path(digest: str, where: str) -> str:
     return f"blobs/{m.group(1)}/{m.group(2)}"
 
 
-def _host_arch() -> str:
-    machine = platform.machine().lower()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
+NAME_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
+MAX_INDEX_DEPTH = 4
 
 
-def _pick_manifest(store: Store, index: dict, want: str | None, depth: int = 0) -> dict:
-    if depth > 4:
-        raise ArchiveError(f"The OCI index in {store.where} nests deeper than dockerviz follows.")
-    manifests = index.get("manifests") if isinstance(index, dict) else None
-    if not isinstance(manifests, list) or not manifests:
-        raise ArchiveError(f"The OCI index in {store.where} lists no manifests.")
-
-    def is_attestation(d):
-        ann = d.get("annotations") or {}
-        return ann.get("vnd.docker.reference.type") == "attestation-manifest" or (
-            (d.get("platform") or {}).get("architecture") == "unknown"
-        )
-
-    candidates = [d for d in manifests if isinstance(d, dict) and not is_attestation(d)]
-    if want:
-        named = [
-            d for d in candidates
-            if want in ((d.get("annotations") or {}).get("io.containerd.image.name", ""),
-                        (d.get("annotations") or {}).get("org.opencontainers.image.ref.name", ""))
-        ]
-        candidates = named or candidates
-    if not candidates:
-        raise ArchiveError(f"The OCI index in {store.where} holds only attestation manifests, no image.")
-    arch = _host_arch()
-    candidates.sort(key=lambda d: 0 if (d.get("platform") or {}).get("architecture") in (None, arch) else 1)
-    desc = candidates[0]
-    body = load_json(store.read(blob_path(desc.get("digest"), store.where), "manifest blob"), "manifest blob")
+def _is_index(body: dict, desc: dict) -> bool:
     media = body.get("mediaType") or desc.get("mediaType")
-    if media in INDEX_TYPES or ("manifests" in body and "layers" not in body):
-        return _pick_manifest(store, body, want, depth + 1)
-    return body
+    return media in INDEX_TYPES or ("manifests" in body and "layers" not in body)
+
+
+def _config_platform(store: Store, manifest: dict) -> str:
+    """os/arch[/variant] from the image config, for manifests an index lists without a platform."""
+    try:
+        config = load_json(store.read(blob_path((manifest.get("config") or {}).get("digest"), store.where),
+                                      "image config blob"), "image config")
+    except ArchiveError:
+        return ""
+    if not isinstance(config, dict):
+        return ""
+    return platform_text(config.get("os"), config.get("architecture"), config.get("variant"))
+
+
+def oci_candidates(store: Store, index_name: str = "index.json") -> list:
+    """Every manifest an OCI index reaches (nested indexes followed), as choose.Candidates."""
+    index = load_json(store.read(index_name, f"OCI {index_name}"), f"OCI {index_name}")
+    found: list = []
+
+    def walk(index, refs, depth):
+        if depth > MAX_INDEX_DEPTH:
+            raise ArchiveError(f"The OCI index in {store.where} nests deeper than dockerviz follows.")
+        manifests = index.get("manifests") if isinstance(index, dict) else None
+        if not isinstance(manifests, list) or not manifests:
+            raise ArchiveError(f"The OCI index in {store.where} lists no manifests.")
+        for desc in manifests:
+            if not isinstance(desc, dict):
+                raise ArchiveError(f"The OCI index in {store.where} lists a manifest that is not an object.")
+            ann = desc.get("annotations") if isinstance(desc.get("annotations"), dict) else {}
+            names = [str(ann[k]) for k in NAME_ANNOTATIONS if ann.get(k)] or refs
+            digest = str(desc.get("digest") or "")
+            body = load_json(store.read(blob_path(digest, store.where), "manifest blob"), "manifest blob")
+            if not isinstance(body, dict):
+                raise ArchiveError(f"The manifest blob {digest} in {store.where} is not a JSON object.")
+            if _is_index(body, desc):
+                walk(body, names, depth + 1)
+                continue
+            plat = desc.get("platform") if isinstance(desc.get("platform"), dict) else {}
+            arch = plat.get("architecture")
+            attestation = ann.get("vnd.docker.reference.type") == "attestation-manifest" or arch == "unknown"
+            text = "" if attestation else platform_text(plat.get("os"), arch, plat.get("variant"))
+            if not text and not attestation:
+                text = _config_platform(store, body)
+            sizes = [d.get("size") for d in (body.get("layers") or []) if isinstance(d, dict)]
+            size = sum(x for x in sizes if isinstance(x, int)) if sizes else None
+            same = next((c for c in found if c.digest == digest and c.platform == text), None)
+            if same is not None:  # one image under several names (Docker 25's save, skopeo's tags)
+                same.refs.extend(n for n in names if n not in same.refs)
+                continue
+            found.append(Candidate(refs=list(names), digest=digest, platform=text,
+                                   kind="attestation" if attestation else "image", size=size,
+                                   attests=str(ann.get("vnd.docker.reference.digest") or ""), handle=body))
+
+    walk(index, [], 0)
+    return found
 
 
 def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str, want: str | None = None,
-                    index_name: str = "index.json") -> ImageRecord:
-    index = load_json(store.read(index_name, "OCI index.json"), "OCI index.json")
-    manifest = _pick_manifest(store, index, want)
+                    index_name: str = "index.json", platform: str | None = None) -> ImageRecord:
+    chosen, note = choose(oci_candidates(store, index_name), image=want, platform=platform, where=store.where)
+    manifest = chosen.handle
     layers_desc = manifest.get("layers")
     config_desc = manifest.get("config")
     if not isinstance(layers_desc, list) or not isinstance(config_desc, dict):
@@ -109,8 +135,10 @@ def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str
             )
         layers.append(LayerRef(diff_id=diff_id, id=name.rsplit("/", 1)[1], open=store.opener(name),
                                size_hint=store.size(name), what=f"layer {i} ({name}) of {store.where}"))
-    return ImageRecord(reference=reference, image_id=config_desc.get("digest", ""), repo_tags=[], config=config,
-                       layers=layers, source_kind=source_kind, path=path)
+    tags = [r for r in chosen.refs if ":" in r or "/" in r]  # a bare ref name ("latest") is no tag
+    return ImageRecord(reference=reference, image_id=config_desc.get("digest", ""), repo_tags=tags, config=config,
+                       layers=layers, source_kind=source_kind, path=path,
+                       extra={"chosen": note, "platform": chosen.platform} if note else {})
 
 
 LEGACY_KEYS = ("Config", "RepoTags", "Layers")
@@ -139,20 +167,39 @@ def legacy_manifest(store: Store) -> list:
     return [go_keys(m) for m in manifest]
 
 
+def legacy_candidates(store: Store) -> list:
+    """The images of a legacy manifest.json, as choose.Candidates (platform from each config)."""
+    out = []
+    for entry in legacy_manifest(store):
+        config_name = entry.get("Config")
+        layer_names = entry.get("Layers")
+        if not isinstance(config_name, str) or not isinstance(layer_names, list):
+            raise ArchiveError(f"manifest.json in {store.where} has no Config or Layers.")
+        config = load_json(store.read(config_name, f"image config {config_name}"), "image config")
+        text = platform_text(config.get("os"), config.get("architecture"), config.get("variant")) \
+            if isinstance(config, dict) else ""
+        sizes = [store.size(n) if isinstance(n, str) and store.exists(n) else None for n in layer_names]
+        size = None if None in sizes else sum(sizes)
+        tags = entry.get("RepoTags") if isinstance(entry.get("RepoTags"), list) else []
+        out.append(Candidate(refs=[str(t) for t in tags], digest=_config_digest(config_name), platform=text,
+                             size=size, handle=(entry, config)))
+    return out
+
+
+def _config_digest(config_name: str) -> str:
+    if config_name.startswith("blobs/sha256/"):
+        return "sha256:" + config_name.rsplit("/", 1)[1]
+    if config_name.endswith(".json"):
+        return "sha256:" + config_name[: -len(".json")]
+    return config_name
+
+
 def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: str,
-                       want: str | None = None) -> ImageRecord:
-    manifest = legacy_manifest(store)
-    chosen = manifest[0]
-    if want:
-        for m in manifest:
-            if want in (m.get("RepoTags") or []):
-                chosen = m
-                break
-    config_name = chosen.get("Config")
-    layer_names = chosen.get("Layers")
-    if not isinstance(config_name, str) or not isinstance(layer_names, list):
-        raise ArchiveError(f"manifest.json in {store.where} has no Config or Layers.")
-    config = load_json(store.read(config_name, f"image config {config_name}"), "image config")
+                       want: str | None = None, platform: str | None = None) -> ImageRecord:
+    picked, note = choose(legacy_candidates(store), image=want, platform=platform, where=store.where)
+    chosen, config = picked.handle
+    config_name = chosen["Config"]
+    layer_names = chosen["Layers"]
     diff_ids = diff_ids_of(config, store.where)
     if len(diff_ids) != len(layer_names):
         raise ArchiveError(
@@ -170,10 +217,7 @@ def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: 
         layer_id = parts[-1] if parts[0] == "blobs" else (parts[-2] if len(parts) > 1 else name)
         layers.append(LayerRef(diff_id=diff_id, id=layer_id, open=store.opener(name), size_hint=store.size(name),
                                what=f"layer {i} ({name}) of {store.where}"))
-    image_id = config_name
-    if image_id.startswith("blobs/sha256/"):
-        image_id = "sha256:" + image_id.rsplit("/", 1)[1]
-    elif image_id.endswith(".json"):
-        image_id = "sha256:" + image_id[: -len(".json")]
-    return ImageRecord(reference=reference, image_id=image_id, repo_tags=list(chosen.get("RepoTags") or []),
-                       config=config, layers=layers, source_kind=source_kind, path=path)
+    return ImageRecord(reference=reference, image_id=_config_digest(config_name),
+                       repo_tags=list(chosen.get("RepoTags") or []), config=config, layers=layers,
+                       source_kind=source_kind, path=path,
+                       extra={"chosen": note, "platform": picked.platform} if note else {})

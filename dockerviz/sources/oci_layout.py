@@ -7,7 +7,7 @@ from typing import BinaryIO, Callable
 
 from ..errors import ArchiveError, SourceError, UnsafePathError
 from .base import ImageRecord
-from .oci import record_from_oci
+from .oci import oci_candidates, record_from_oci
 
 
 class DirStore:
@@ -44,9 +44,10 @@ class DirStore:
 class OCILayoutSource:
     kind = "oci-layout"
 
-    def __init__(self, path: str | os.PathLike, *, want: str | None = None):
+    def __init__(self, path: str | os.PathLike, *, want: str | None = None, platform: str | None = None):
         self.path = os.fspath(path)
         self.want = want
+        self.platform = platform
 
     def __enter__(self) -> ImageRecord:
         return self.open()
@@ -54,14 +55,22 @@ class OCILayoutSource:
     def __exit__(self, *exc) -> None:
         pass
 
+    def candidates(self) -> list:
+        """The images the layout's index reaches (choose.Candidates)."""
+        self._check()
+        return oci_candidates(DirStore(self.path))
+
     def open(self) -> ImageRecord:
+        self._check()
+        return record_from_oci(DirStore(self.path), reference=self.path, source_kind=self.kind, path="oci-layout",
+                               want=self.want, platform=self.platform)
+
+    def _check(self) -> None:
         if not os.path.isfile(os.path.join(self.path, "index.json")):
             raise SourceError(
                 f"{self.path} is a directory but not an OCI image layout (no index.json). "
                 "Pass an image name, a `docker save` archive, or a directory written by e.g. `skopeo copy ... oci:DIR`."
             )
-        return record_from_oci(DirStore(self.path), reference=self.path, source_kind=self.kind, path="oci-layout",
-                               want=self.want)
 
     def close(self) -> None:
         pass

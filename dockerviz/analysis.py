@@ -7,6 +7,7 @@ from typing import Callable
 
 from .model.gc_pause import gc_paused
 from .model.image import Image
+from .model.jsondoc import check_config
 from .parallel import read_layers
 from .sources import open_source
 
@@ -37,7 +38,7 @@ class Progress:
 
 
 def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None = None, client=None,
-            image: str | None = None, platform: str | None = None) -> Image:
+            image: str | None = None, platform: str | None = None, limits=None) -> Image:
     """Analyse an image: a daemon image name or id, a `docker save` archive, or an OCI layout dir.
 
     `path` forces how layers are read (see dockerviz.sources.PATHS; "auto"
@@ -53,6 +54,10 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
     is chosen from by `image` (a tag, ref name or digest) and `platform`
     ("linux/arm64"); by default the host's platform, else the first image,
     and the Image's `chosen` says which was taken.
+
+    `limits` raises dockerviz's bounds on untrusted input for this analysis
+    (a dict such as {"json_bytes": 256 << 20}; see dockerviz.model.limits.Limits
+    for their names and defaults).
     """
     if isinstance(source, Image):
         return source
@@ -80,7 +85,9 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
         from .cache import NullCache
 
         cache = NullCache()
-    with gc_paused():
+    from .model import limits as _limits
+
+    with gc_paused(), _limits.using(limits):
         return _analyze(source, path, cache, client, tracker, (saved, waiting, export_size),
                         {"image": image, "platform": platform})
 
@@ -102,6 +109,8 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, s
     src = open_source(source, path=path, client=client, on_bytes=saved, on_wait=waiting, on_export_size=export_size,
                       cache=cache, **select)
     with src as record:
+        check_config(record.config, record.reference)
+        _check_counts(record)
         tracker.total_layers = len(record.layers)
         tracker.total_bytes = sum(l.size_hint or 0 for l in record.layers)
         tracker.bytes = 0
@@ -130,6 +139,7 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, s
             tracker.update(layers=1, nbytes=ref.size_hint or 0)
 
         read_layers(missing, finished, want_encoded=takes_encoded)
+        _check_entries(record, done)
         tracker.layers = len(record.layers)
         tracker.update(phase="done", force=True)
         name = record.repo_tags[0] if record.repo_tags else record.reference
@@ -147,6 +157,23 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, s
     if cache:
         _cached_dive_accounting(img, cache)
     return img
+
+
+def _check_counts(record) -> None:
+    from .model import limits
+
+    if len(record.layers) > limits.current().layer_count:
+        raise limits.exceeded("layer_count", f"{record.reference} lists {len(record.layers)} layers; that count")
+
+
+def _check_entries(record, done) -> None:
+    """Entries over the manifest's layers (a layer listed twice counted twice): the merge's work."""
+    from .model import limits
+
+    total = sum(len(done[ref.diff_id].entries) for ref in record.layers)
+    if total > limits.current().image_entries:
+        raise limits.exceeded("image_entries", f"{record.reference} stacks {total} entries over its "
+                                               f"{len(record.layers)} layers; that many")
 
 
 # -- the dive-compatible accounting of a known set of layers --------------------------

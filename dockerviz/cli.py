@@ -68,7 +68,8 @@ def _analyze(args) -> int:
     source = args.source or _default_source()
     cache = False if args.no_cache else None
     progress = None if args.quiet else _StderrProgress()
-    img = analyze(source, path=args.path, cache=cache, progress=progress, image=args.image, platform=args.platform)
+    img = analyze(source, path=args.path, cache=cache, progress=progress, image=args.image, platform=args.platform,
+                  limits=limit_options(args))
     if img.chosen and not args.quiet:
         sys.stderr.write(f"dockerviz: {img.chosen}\n")
     if args.json:
@@ -117,6 +118,22 @@ def _images(args) -> int:
         ref = r["ref"] or (f"(attests {r['attests'][:19]})" if r["attests"] else "")
         sys.stdout.write(f"{r['kind']:<12} {r['platform'] or '-':<16} {size:>10}  {r['digest'][:19]:<19}  {ref}\n")
     return 0
+
+
+def limit_options(args) -> dict | None:
+    """--limit NAME=VALUE options (repeatable, or comma-separated) as a dict for analyze(limits=...)."""
+    from .model.limits import parse
+
+    found: dict = {}
+    for text in getattr(args, "limit", None) or []:
+        found.update(parse(text))
+    return found or None
+
+
+def add_limit_option(parser) -> None:
+    parser.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                        help="raise a bound on untrusted input, e.g. json_bytes=256MiB or path_depth=8192 "
+                             "(see the README's 'Limits'); repeatable")
 
 
 def _first(*values):
@@ -168,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(see `dockerviz images SOURCE`)")
     a.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
                    help="the platform to read from a multi-platform source (default: this host's, else the first)")
+    add_limit_option(a)
     a.set_defaults(func=_analyze)
 
     i = sub.add_parser("images", help="list the images a source holds: refs, digests, platforms, attestations",

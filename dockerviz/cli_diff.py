@@ -34,6 +34,9 @@ def register(sub) -> None:
     d.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
     d.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    from .cli import add_limit_option
+
+    add_limit_option(d)
     d.set_defaults(func=run)
 
 
@@ -51,13 +54,14 @@ def run(args) -> int:
     import gc
 
     from .analysis import analyze
-    from .cli import _StderrProgress
+    from .cli import _StderrProgress, limit_options
     from .model.diff import CONFIG_DIFF_COLUMNS, FILE_DIFF_COLUMNS, compare_images
 
     gc.disable()  # a short-lived process building acyclic data
     kinds = _kinds(args.type)
     cache = False if args.no_cache else None
-    images = [analyze(src, path=args.path, cache=cache, progress=None if args.quiet else _StderrProgress())
+    images = [analyze(src, path=args.path, cache=cache, progress=None if args.quiet else _StderrProgress(),
+                      limits=limit_options(args))
               for src in (args.a, args.b)]
     cmp = compare_images(*images, show_secrets=args.show_secrets)
     summary = cmp.summary()

@@ -65,3 +65,15 @@ class FileContentsError(DockervizError):
 
 class CacheError(DockervizError):
     """The analysis cache folder cannot be used."""
+
+
+class LimitError(ArchiveError):
+    """An image exceeds one of dockerviz's limits on untrusted input (see dockerviz.limits)."""
+
+    def __init__(self, message, *, limit: str | None = None):
+        super().__init__(message)
+        self.limit = limit
+
+
+class IntegrityError(ArchiveError):
+    """A layer or blob does not hash to the digest its image names: it was altered or cut short."""

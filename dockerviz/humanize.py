@@ -30,3 +30,40 @@ def in_kernel() -> bool:
     except Exception:
         return False
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+# Text from an image (names, commands, labels) reaches terminals, figures and pages: control characters,
+# bidirectional overrides and bytes that are not UTF-8 are shown as escapes, never sent raw, never dropped.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_ESCAPES.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F,
+                                             0x061C, 0x2028, 0x2029, 0xFEFF)})
+_ESCAPES_KEEP_NL = {**_ESCAPES}
+del _ESCAPES_KEEP_NL[0x0A]
+
+
+def _surrogate_escapes(exc):
+    if not isinstance(exc, UnicodeEncodeError):  # pragma: no cover - registered for encoding only
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        c = ord(ch)
+        out.append(f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}")
+    return "".join(out), exc.end
+
+
+import codecs  # noqa: E402
+
+codecs.register_error("dockerviz-escape", _surrogate_escapes)
+
+
+def safe_text(value, *, keep_newlines: bool = False) -> str:
+    """`value` as text safe for a terminal or a label: every control character escaped, nothing dropped."""
+    s = value if isinstance(value, str) else str(value)
+    if s.isascii() and s.isprintable():
+        return s
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "dockerviz-escape").decode("utf-8")
+    return s.translate(_ESCAPES_KEEP_NL if keep_newlines else _ESCAPES)

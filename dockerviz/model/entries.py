@@ -93,11 +93,11 @@ def decode_name(raw: bytes) -> str:
 
 
 def display_path(path: str) -> str:
-    """'/'-rooted, with undecodable bytes shown as U+FFFD (as Go's JSON does)."""
-    return "/" + path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """'/'-rooted; bytes that are not UTF-8 shown as \\xNN escapes, never dropped."""
+    return "/" + path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def normalise(raw: bytes, *, what: str = "member") -> str:
+def normalise(raw: bytes, *, what: str = "a layer member") -> str:
     """Archive member name -> canonical relative path; '' for the root itself.
 
     Rejects absolute names and any '..' component: such members would land
@@ -110,7 +110,7 @@ def normalise(raw: bytes, *, what: str = "member") -> str:
         return ""
     if name.startswith("/"):
         raise UnsafePathError(
-            f"A layer {what} has an absolute name {display_path(name.lstrip('/'))!r}. "
+            f"{what[:1].upper()}{what[1:]} has an absolute name {display_path(name.lstrip('/'))!r}. "
             "Image layers use relative names; this archive was not written by a container engine "
             "and dockerviz will not read it."
         )
@@ -120,7 +120,8 @@ def normalise(raw: bytes, *, what: str = "member") -> str:
             continue
         if part == "..":
             raise UnsafePathError(
-                f"A layer {what} is named {name!r}, with a '..' component that points outside the image root. "
+                f"{what[:1].upper()}{what[1:]} is named {display_path(name)[1:]!r}, with a '..' component that "
+                "points outside the image root. "
                 "dockerviz refuses such archives; rebuild the image with a container engine."
             )
         parts.append(part)

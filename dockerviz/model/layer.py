@@ -85,7 +85,7 @@ class ContentBuilder:
             # already canonical but for a trailing slash, and no whiteout: no component starts with '.'
             path = (clean[:-1] if clean[-1] == 0x2F else clean).decode("utf-8", "surrogateescape")
         else:
-            path = E.normalise(name, what=f"{what} member")
+            path = E.normalise(name, what=f"a member of the {what}")
             if not path:
                 return  # the root directory itself
             kind_of_name, target = E.split_whiteout(path)
@@ -100,7 +100,7 @@ class ContentBuilder:
         kind = E.entry_type(typeflag)
         link = ""
         if kind == E.HARDLINK:
-            link = E.normalise(linkname, what=f"{what} hard link target")
+            link = E.normalise(linkname, what=f"a hard link target in the {what}")
             if not link:
                 raise UnsafePathError(f"Hard link {E.display_path(path)!r} in a {what} points at the root directory.")
             size = 0
@@ -144,11 +144,75 @@ def content_from_headers(headers: Iterable[th.TarHeader], *, what: str = "layer"
     return builder.finish()
 
 
-def read_layer(fileobj: BinaryIO, *, what: str = "layer") -> LayerContent:
-    """Parse a layer stream; detects gzip and zstd by magic bytes."""
-    from .compression import open_layer_stream
+def read_layer(fileobj: BinaryIO, *, what: str = "layer", diff_id: str | None = None,
+               blob_digest: str | None = None, blob_size: int | None = None) -> LayerContent:
+    """Parse a layer stream (gzip and zstd detected by magic bytes), verifying what it hashes to.
 
-    return read_layer_stream(open_layer_stream(fileobj, what=what), what=what)
+    `diff_id` is checked against the sha256 of the uncompressed tar and
+    `blob_digest` / `blob_size` against the stored (maybe compressed) bytes,
+    as the bytes are read; a mismatch raises IntegrityError and nothing of the
+    layer is returned. With none of them given nothing is hashed.
+    """
+    content, digests = parse_layer(fileobj, what=what, hash_diff=diff_id is not None,
+                                   blob_algorithm=_algorithm(blob_digest, what))
+    verify(digests, what=what, diff_id=diff_id, blob_digest=blob_digest, blob_size=blob_size)
+    return content
+
+
+def _algorithm(digest: str | None, what: str) -> str | None:
+    if digest is None:
+        return None
+    from .digest import parse_digest
+
+    return parse_digest(digest, f"The descriptor of the {what}")[0]
+
+
+def parse_layer(fileobj: BinaryIO, *, what: str = "layer", hash_diff: bool = True,
+                blob_algorithm: str | None = None) -> tuple[LayerContent, dict]:
+    """Parse a layer, hashing as it goes; (content, {"diff": digest, "blob": digest, "blob_size": n}).
+
+    Every byte is read through the hashes (skipped file data too, and what
+    follows the end-of-archive blocks), so the digests cover the whole stream.
+    """
+    from .compression import decompressed
+    from .digest import HashingReader
+
+    if not hash_diff and blob_algorithm is None:
+        from .compression import open_layer_stream
+
+        return read_layer_stream(open_layer_stream(fileobj, what=what), what=what), {}
+    blob = HashingReader(fileobj, blob_algorithm or "sha256")
+    kind, inner = decompressed(blob, what=what)
+    # A plain tar's stored bytes are its uncompressed bytes: one sha256 serves both digests.
+    diff = blob if kind == "tar" and blob_algorithm in (None, "sha256") else HashingReader(inner)
+    stream = th.ByteStream(inner if diff is blob else diff, seekable=False)
+    content = read_layer_stream(stream, what=what)
+    try:
+        while stream.read(1 << 20):
+            pass
+        if diff is not blob:
+            blob.drain()
+    except ArchiveError:
+        raise
+    except (EOFError, OSError, ValueError) as exc:
+        raise ArchiveError(f"The {what} cannot be read to its end ({type(exc).__name__}: {exc}).") from None
+    out = {"blob": blob.digest(), "blob_size": blob.count}
+    if hash_diff:
+        out["diff"] = diff.digest()
+    return content, out
+
+
+def verify(digests: dict, *, what: str, diff_id: str | None = None, blob_digest: str | None = None,
+           blob_size: int | None = None) -> None:
+    """Check digests made by parse_layer against what the image names."""
+    from .digest import check, check_size
+
+    if blob_size is not None and "blob_size" in digests:
+        check_size(blob_size, digests["blob_size"], what)
+    if blob_digest is not None and "blob" in digests:
+        check(blob_digest, digests["blob"], what, kind="blob digest")
+    if diff_id is not None and "diff" in digests:
+        check(diff_id, digests["diff"], what)
 
 
 def read_layer_stream(stream: th.ByteStream, *, what: str = "layer") -> LayerContent:

@@ -11,12 +11,14 @@ stream allows it.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from zlib import adler32
 
 from ..errors import ArchiveError
+from . import limits as _limits
 
 BLOCK = 512
 
@@ -142,28 +144,62 @@ class ByteStream:
         return True
 
 
-def _parse_number(field: bytes, what: str, name: bytes) -> int:
-    """Octal, or GNU base-256 when the high bit of the first byte is set."""
+MAX_SIZE = (1 << 63) - 1  # what the cache and every consumer can hold
+MAX_ID = (1 << 32) - 1  # Linux uid_t / gid_t
+_OCTAL = re.compile(rb"^[ \0]*([0-7]+)[ \0]*$")
+_DECIMAL = re.compile(rb"^[0-9]{1,19}$")
+
+
+def _bad_number(what: str, field: bytes, name: bytes, why: str) -> ArchiveError:
+    return ArchiveError(
+        f"Corrupt tar header: the {what} field {field!r} of member {_shown(name)} {why}. "
+        "The archive is damaged or hand-made; re-create it with `docker save -o FILE IMAGE`."
+    )
+
+
+def _shown(name: bytes) -> str:
+    text = name[:200].decode("utf-8", "backslashreplace")
+    return repr(text + ("..." if len(name) > 200 else ""))
+
+
+def _parse_number(field: bytes, what: str, name: bytes, bound: int = MAX_SIZE) -> int:
+    """Strictly octal digits (space or NUL padded), or GNU base-256 (high bit set); never negative."""
     if field[-1:] == b"\0" and field[:1].isdigit():
         try:  # the usual form, digits then one NUL
-            return int(field[:-1], 8)
+            value = int(field[:-1], 8)
         except ValueError:
-            pass
+            value = -1
+        if value >= 0 and field[:-1].isdigit() and b"8" not in field and b"9" not in field:
+            if value > bound:
+                raise _bad_number(what, field, name, f"is {value}, beyond the largest dockerviz accepts ({bound})")
+            return value
     if field and field[0] & 0x80:
-        value = int.from_bytes(field[1:], "big")
-        if field[0] & 0x40:  # negative base-256
-            value -= 1 << (8 * (len(field) - 1) + 6)
-        return value
-    text = field.split(b"\0", 1)[0].strip(b" \0")
-    if not text:
+        if field[0] & 0x40:
+            raise _bad_number(what, field, name, "is a negative base-256 number")
+        value = int.from_bytes(field[1:], "big") | ((field[0] & 0x3F) << (8 * (len(field) - 1)))
+    elif not field.strip(b" \0"):
         return 0
-    try:
-        return int(text, 8)
-    except ValueError:
+    else:
+        m = _OCTAL.match(field)
+        if not m:
+            raise _bad_number(what, field, name, "is not an octal number")
+        value = int(m.group(1), 8)
+    if value > bound:
+        raise _bad_number(what, field, name, f"is {value}, beyond the largest dockerviz accepts ({bound})")
+    return value
+
+
+def _pax_number(value: bytes, key: bytes, name: bytes, bound: int) -> int:
+    if not _DECIMAL.match(value):
         raise ArchiveError(
-            f"Corrupt tar header: {what} field {field!r} of member {name!r} is not a number. "
-            "The archive is damaged; re-create it with `docker save -o FILE IMAGE`."
-        ) from None
+            f"Corrupt PAX record {key.decode('ascii', 'replace')}={value[:40]!r} for member {_shown(name)}: "
+            "it must be plain decimal digits (no sign, '_' or prefix). The archive is damaged or hand-made."
+        )
+    n = int(value)
+    if n > bound:
+        raise ArchiveError(f"PAX record {key.decode('ascii', 'replace')}={n} for member {_shown(name)} "
+                           f"is beyond the largest dockerviz accepts ({bound}).")
+    return n
 
 
 def _checksum_ok(block: bytes) -> bool:
@@ -192,28 +228,41 @@ def _parse_pax(data: bytes, name: bytes) -> dict[bytes, bytes]:
             break
         space = data.find(b" ", pos)
         if space < 0:
-            raise ArchiveError(f"Corrupt PAX header before {name!r}: a record has no length.")
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            raise ArchiveError(f"Corrupt PAX header before {name!r}: bad record length.") from None
+            raise ArchiveError(f"Corrupt PAX header before {_shown(name)}: a record has no length.")
+        digits = data[pos:space]
+        if not _DECIMAL.match(digits):
+            raise ArchiveError(f"Corrupt PAX header before {_shown(name)}: bad record length {digits[:20]!r}.")
+        length = int(digits)
         if length <= 0 or pos + length > len(data):
-            raise ArchiveError(f"Corrupt PAX header before {name!r}: record overruns the header.")
+            raise ArchiveError(f"Corrupt PAX header before {_shown(name)}: a record overruns the header.")
         record = data[space + 1 : pos + length - 1]  # strip trailing newline
         key, sep, value = record.partition(b"=")
         if not sep:
-            raise ArchiveError(f"Corrupt PAX header before {name!r}: record without '='.")
+            raise ArchiveError(f"Corrupt PAX header before {_shown(name)}: a record without '='.")
         records[key] = value
         pos += length
     return records
 
 
+_SPARSE_KEYS = (b"GNU.sparse.major", b"GNU.sparse.name", b"GNU.sparse.map", b"GNU.sparse.offset",
+                b"GNU.sparse.numblocks", b"GNU.sparse.size", b"GNU.sparse.realsize")
+
+
+def _truncated(what: str, where: str) -> ArchiveError:
+    return ArchiveError(
+        f"The {what} is truncated: it ends {where}. "
+        "Re-create it (`docker save -o FILE IMAGE`) and check the copy finished."
+    )
+
+
 def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHeader]:
     """Yield every real member of the tar in `stream`, skipping its data.
 
-    Raises ArchiveError on truncation or a corrupt header; a clean end is two
-    zero blocks or (as many writers leave it) end of stream at a block edge.
+    Raises ArchiveError on truncation or a corrupt header. The tar must end
+    with its end-of-archive block: a stream that stops at a member boundary
+    has lost the members after it, and is refused.
     """
+    limits = _limits.current()
     long_name: bytes | None = None
     long_link: bytes | None = None
     pax: dict[bytes, bytes] = {}
@@ -222,12 +271,9 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
         start = stream.pos
         block = stream.read(BLOCK)
         if not block:
-            return
+            raise _truncated(what, f"at byte {start} without the end-of-archive marker (lost members after it)")
         if len(block) < BLOCK:
-            raise ArchiveError(
-                f"The {what} is truncated: it ends inside a tar header at byte {start}. "
-                "Re-create it (`docker save -o FILE IMAGE`) and check the copy finished."
-            )
+            raise _truncated(what, f"inside a tar header at byte {start}")
         if block == _ZERO_BLOCK:
             return  # end-of-archive marker
         if not _checksum_ok(block):
@@ -238,16 +284,18 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
         raw_name = block[0:100].split(b"\0", 1)[0]
         typeflag = block[156:157]
         size = _parse_number(block[124:136], "size", raw_name)
-        if size < 0:
-            raise ArchiveError(f"Corrupt tar header for {raw_name!r}: negative size.")
         data_start = stream.pos
         padded = (size + BLOCK - 1) // BLOCK * BLOCK
 
         if typeflag in _META_TYPES:
+            bound = limits.pax_bytes if typeflag in (PAX_HEADER, PAX_GLOBAL) else limits.long_name_bytes
+            if size > bound:
+                kind = "PAX extended header" if typeflag in (PAX_HEADER, PAX_GLOBAL) else "GNU long name"
+                raise _limits.exceeded("pax_bytes" if typeflag in (PAX_HEADER, PAX_GLOBAL) else "long_name_bytes",
+                                       f"A {kind} of {size} bytes in the {what} (before {_shown(raw_name)})")
             data = stream.read(padded)
             if len(data) < padded:
-                raise ArchiveError(f"The {what} is truncated inside the extended header of {raw_name!r}. "
-                                   "Re-create it (`docker save -o FILE IMAGE`) and check the copy finished.")
+                raise _truncated(what, f"inside the extended header of {_shown(raw_name)}")
             payload = data[:size]
             if typeflag == GNU_LONGNAME:
                 long_name = payload.split(b"\0", 1)[0]
@@ -257,6 +305,8 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
                 pax = _parse_pax(payload, raw_name)
             else:
                 pax_global.update(_parse_pax(payload, raw_name))
+                if sum(len(k) + len(v) for k, v in pax_global.items()) > limits.pax_bytes:
+                    raise _limits.exceeded("pax_bytes", f"The global PAX records of the {what}")
             continue
 
         magic = block[257:263]
@@ -267,52 +317,75 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
         name = raw_name
         linkname = block[157:257].split(b"\0", 1)[0]
         mode = _parse_number(block[100:108], "mode", name)
-        uid = _parse_number(block[108:116], "uid", name)
-        gid = _parse_number(block[116:124], "gid", name)
+        uid = _parse_number(block[108:116], "uid", name, MAX_ID)
+        gid = _parse_number(block[116:124], "gid", name, MAX_ID)
         devmajor = devminor = 0
         if typeflag in (CHRTYPE, BLKTYPE):
-            devmajor = _parse_number(block[329:337], "devmajor", name)
-            devminor = _parse_number(block[337:345], "devminor", name)
+            devmajor = _parse_number(block[329:337], "devmajor", name, MAX_ID)
+            devminor = _parse_number(block[337:345], "devminor", name, MAX_ID)
+        if typeflag == GNU_SPARSE:
+            raise ArchiveError(
+                f"Member {_shown(name)} of the {what} is an old GNU sparse file, which image layers never hold "
+                "(container engines write PAX); dockerviz does not read it. Rebuild the image with a container engine."
+            )
 
         merged = {**pax_global, **pax} if pax_global else pax
         if long_name is not None:
             name = long_name
         if long_link is not None:
             linkname = long_link
+        data_size = size
         if merged:
             if b"path" in merged:
                 name = merged[b"path"]
             if b"linkpath" in merged:
                 linkname = merged[b"linkpath"]
-            try:
-                if b"size" in merged:
-                    size = int(merged[b"size"])
-                    padded = (size + BLOCK - 1) // BLOCK * BLOCK
-                if b"uid" in merged:
-                    uid = int(merged[b"uid"])
-                if b"gid" in merged:
-                    gid = int(merged[b"gid"])
-            except ValueError:
-                raise ArchiveError(f"Corrupt PAX record for {name!r}: a number is not a number.") from None
+            if b"size" in merged:
+                size = data_size = _pax_number(merged[b"size"], b"size", name, MAX_SIZE)
+            if b"uid" in merged:
+                uid = _pax_number(merged[b"uid"], b"uid", name, MAX_ID)
+            if b"gid" in merged:
+                gid = _pax_number(merged[b"gid"], b"gid", name, MAX_ID)
+            if any(k in merged for k in _SPARSE_KEYS):
+                name, size = _pax_sparse(merged, name, size, what)
         long_name = long_link = None
         pax = {}
+        if len(name) > limits.path_bytes:
+            raise _limits.exceeded("path_bytes", f"A member name of {len(name)} bytes in the {what}")
+        if len(linkname) > limits.path_bytes:
+            raise _limits.exceeded("path_bytes", f"A link target of {len(linkname)} bytes in the {what}")
+        if name.count(b"/") >= limits.path_depth:
+            raise _limits.exceeded("path_depth", f"Member {_shown(name)} of the {what} is a path whose depth",
+                                   name.count(b"/") + 1)
 
         if typeflag in (LNKTYPE, SYMTYPE, DIRTYPE, CHRTYPE, BLKTYPE, FIFOTYPE):
             # Header-only types carry no data even when a writer fills the size field.
             data_size = 0
-        else:
-            data_size = size
         header = TarHeader(name, typeflag, size, mode & 0o7777, uid, gid, linkname, data_start, devmajor, devminor)
         yield header
         # The consumer may have read the data already (stream.pos moved on).
         end = data_start + (data_size + BLOCK - 1) // BLOCK * BLOCK
         if stream.pos < end and not stream.skip(end - stream.pos):
-            raise ArchiveError(
-                f"The {what} is truncated: member {name.decode('utf-8', 'replace')!r} promises {data_size} bytes "
-                "but the stream ends first. Re-create it (`docker save -o FILE IMAGE`) and check the copy finished."
-            )
+            raise _truncated(what, f"inside member {_shown(name)}, which promises {data_size} bytes")
         if stream.pos > end:
-            raise ArchiveError(f"Internal: read past member {name!r}.")
+            raise ArchiveError(f"The {what} was read past the end of member {_shown(name)}; "
+                               "its header and its data disagree.")
+
+
+def _pax_sparse(merged: dict, name: bytes, size: int, what: str) -> tuple[bytes, int]:
+    """A PAX sparse file (GNU formats 0.0, 0.1 and 1.0): its real name and its real size.
+
+    The data (and, in 1.0, the map at its start) is skipped like any file data;
+    only the name and apparent size matter here, as `tar -tv` shows them.
+    """
+    real = merged.get(b"GNU.sparse.name")
+    if real is None and merged.get(b"GNU.sparse.major") == b"1":
+        raise ArchiveError(f"Member {_shown(name)} of the {what} is a PAX sparse file without its real name.")
+    real_size = merged.get(b"GNU.sparse.realsize", merged.get(b"GNU.sparse.size"))
+    if real_size is None:
+        raise ArchiveError(f"Member {_shown(name)} of the {what} is a PAX sparse file without its real size; "
+                           "dockerviz cannot tell how big it is. Rebuild the image with a container engine.")
+    return (real if real is not None else name), _pax_number(real_size, b"GNU.sparse.realsize", name, MAX_SIZE)
 
 
 def open_stream(data: bytes | BinaryIO) -> ByteStream:

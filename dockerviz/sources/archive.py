@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import stat
 import tempfile
 from typing import BinaryIO, Callable
 
@@ -23,6 +24,10 @@ from .oci import legacy_candidates, oci_candidates, record_from_legacy, record_f
 from .slices import FileSlice
 
 MAX_LINK_HOPS = 16
+
+
+class _Missing(ArchiveError):
+    """The archive has no member of that name (other resolution errors are real problems)."""
 
 
 def _daemon_error_in(tail: bytes) -> str | None:
@@ -73,7 +78,7 @@ class TarStore:
             stream = th.ByteStream(f)
             try:
                 for h in th.iter_headers(stream, what=f"archive {self.where}"):
-                    name = E.normalise(h.name, what="archive member")
+                    name = E.normalise(h.name, what=f"a member of the outer archive {self.where}")
                     self.members[name] = h
             except ArchiveError:
                 size = os.fstat(self._fd).st_size
@@ -90,7 +95,8 @@ class TarStore:
         while True:
             h = self.members.get(current)
             if h is None:
-                raise ArchiveError(f"{self.where} has no member {current!r}.")
+                raise _Missing(f"{self.where} has no member {current!r}"
+                               + (f" (the link {name!r} points to it)." if current != name else "."))
             if h.typeflag == th.SYMTYPE:
                 target = E.decode_name(h.linkname)
                 if target.startswith("/"):
@@ -106,20 +112,19 @@ class TarStore:
                     )
                 current = joined
             elif h.typeflag == th.LNKTYPE:
-                current = E.normalise(h.linkname, what="archive hard link target")
+                current = E.normalise(h.linkname, what=f"a hard link target in the outer archive {self.where}")
             else:
                 return h
             seen += 1
             if seen > MAX_LINK_HOPS:
-                raise ArchiveError(f"Archive member {name!r} in {self.where} is a loop of links.")
+                raise ArchiveError(f"Archive member {name!r} in {self.where} is a loop of links "
+                                   f"(more than {MAX_LINK_HOPS} hops); the archive is hand-made or damaged.")
 
     def exists(self, name: str) -> bool:
         try:
             self._resolve(name)
             return True
-        except UnsafePathError:
-            raise
-        except ArchiveError:
+        except _Missing:
             return False
 
     def size(self, name: str) -> int | None:
@@ -131,6 +136,10 @@ class TarStore:
                 f"{self.where} has no {what} ({name}). It is not a `docker save` archive, or it is truncated."
             )
         h = self._resolve(name)
+        from ..model import limits
+
+        if h.size > limits.current().json_bytes:
+            raise limits.exceeded("json_bytes", f"The {what} ({name}) in {self.where} is {h.size} bytes; that size")
         data = os.pread(self._fd, h.size, h.offset)
         if len(data) != h.size:
             raise ArchiveError(f"{self.where} is truncated inside {name}.")
@@ -183,34 +192,37 @@ class ArchiveSource(HeldFiles):
 
     def _open_fd(self) -> int:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             raise SourceError(f"No such archive: {self.path}. Create one with `docker save -o {self.path} IMAGE`.") from None
         except OSError as exc:
             raise SourceError(f"Cannot open {self.path}: {exc.strerror}.") from None
-        head = os.pread(fd, 4, 0)
-        kind = sniff(head)
-        if kind == "tar":
-            return fd
-        # A compressed archive has no random access: decompress it once into an
-        # unlinked temporary file (the archive itself, not its contents).
-        with os.fdopen(fd, "rb") as raw:
-            from ..model.compression import open_layer_stream
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SourceError(f"{self.path} is not a regular file; pass the file `docker save` wrote.")
+        return fd
 
-            stream = open_layer_stream(raw, what=f"archive {self.path}")
-            spool = tempfile.TemporaryFile(prefix="dockerviz-")
+    def _open_compressed(self, kind: str) -> ImageRecord:
+        """A compressed archive has no random access: parse it as a stream, as a daemon's save stream is
+        parsed; only if it holds something unusual, decompress it into a bounded unlinked temporary file."""
+        from ..model.compression import decompressed
+        from .streaming import ChunkReader, Unusual, record_from_stream
+
+        with open(self.path, "rb") as raw:
+            _, inflated = decompressed(raw, what=f"archive {self.path}")
+            reader = ChunkReader(inflated)
             try:
-                while True:
-                    chunk = stream.read(1 << 20)
-                    if not chunk:
-                        break
-                    spool.write(chunk)
-            except (EOFError, OSError, ValueError) as exc:
-                spool.close()
-                raise ArchiveError(f"{self.path} is a truncated or corrupt {kind} stream ({exc}).") from None
-            spool.flush()
-        self._spool = spool
-        return os.dup(spool.fileno())
+                return record_from_stream(reader, reference=self.path, where=self.path, source_kind=self.kind,
+                                          path=self.path_name, want=self.want)
+            except Unusual:
+                pass
+        with open(self.path, "rb") as raw:
+            _, inflated = decompressed(raw, what=f"archive {self.path}")
+            self._spool = spool_stream(iter(lambda: inflated.read(1 << 20), b""), what=f"archive {self.path}")
+        self._fd = os.dup(self._spool.fileno())
+        store = TarStore(self._fd, self.path)
+        return record_from_store(store, reference=self.path, source_kind=self.kind, path=self.path_name,
+                                 want=self.want)
 
     def candidates(self) -> list:
         """The images the archive holds (choose.Candidates)."""
@@ -223,6 +235,11 @@ class ArchiveSource(HeldFiles):
     def open(self) -> ImageRecord:
         self._fd = self._open_fd()
         try:
+            kind = sniff(os.pread(self._fd, 4, 0))
+            if kind != "tar":
+                os.close(self._fd)
+                self._fd = None
+                return self._open_compressed(kind)
             store = TarStore(self._fd, self.path)
             return record_from_store(store, reference=self.path, source_kind=self.kind, path=self.path_name,
                                      want=self.want, platform=self.platform)
@@ -265,14 +282,19 @@ def record_from_store(store, *, reference: str, source_kind: str, path: str, wan
     )
 
 
-def spool_stream(chunks, *, on_bytes=None) -> "tempfile._TemporaryFileWrapper":
-    """Copy an iterable of byte chunks into an unlinked temporary file."""
+def spool_stream(chunks, *, on_bytes=None, what: str = "save stream") -> "tempfile._TemporaryFileWrapper":
+    """Copy an iterable of byte chunks into an unlinked temporary file, at most limit spool_bytes of them."""
+    from ..model import limits
+
+    bound = limits.current().spool_bytes
     spool = tempfile.TemporaryFile(prefix="dockerviz-save-")
     done = 0
     try:
         for chunk in chunks:
             spool.write(chunk)
             done += len(chunk)
+            if done > bound:
+                raise limits.exceeded("spool_bytes", f"The {what} goes on past {done} bytes spooled to disk; that")
             if on_bytes is not None:
                 on_bytes(done)
     except BaseException:

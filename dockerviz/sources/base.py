@@ -9,7 +9,6 @@ directory walk) is the source's business; the model never knows.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
@@ -28,14 +27,21 @@ class LayerRef:
     size_hint: int | None = None  # bytes to read, for progress
     what: str = "layer"
     fetch: Callable[[str, int], bytes] | None = None  # up to n bytes of one regular file, when read in place
+    blob_digest: str | None = None  # what the stored (maybe compressed) bytes must hash to, when named
+    blob_size: int | None = None  # how many stored bytes the descriptor promises
+    verify: bool = True  # False only for a daemon's own layer store, which the daemon verified
 
     def read(self) -> LayerContent:
+        """The layer's content; from a blob, only once its bytes hash to the diff id (and blob digest)."""
         if self.reader is not None:
             return self.reader()
         if self.open is None:  # pragma: no cover - every source sets one
             raise ArchiveError(f"No way to read {self.what}.")
         with self.open() as f:
-            return read_layer(f, what=self.what)
+            if not self.verify:
+                return read_layer(f, what=self.what)
+            return read_layer(f, what=self.what, diff_id=self.diff_id, blob_digest=self.blob_digest,
+                              blob_size=self.blob_size)
 
 
 @dataclass
@@ -53,17 +59,13 @@ class ImageRecord:
 
 
 def load_json(data: bytes, what: str):
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArchiveError(
-            f"The {what} is not valid JSON ({exc}). The archive is corrupt or was not written by `docker save`."
-        ) from None
+    from ..model.jsondoc import load
+
+    return load(data, what)
 
 
 def diff_ids_of(config: dict, what: str) -> list:
-    rootfs = config.get("rootfs") if isinstance(config, dict) else None
-    ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ArchiveError(f"The image config in {what} has no rootfs.diff_ids list; it is not an image config.")
-    return ids
+    from ..model.jsondoc import field
+
+    rootfs = field(config, "rootfs", dict, f"image config in {what}")
+    return field(rootfs, "diff_ids", list, f"rootfs of the image config in {what}", items=str)

@@ -12,6 +12,7 @@ import re
 from typing import BinaryIO, Callable, Protocol
 
 from ..errors import ArchiveError
+from ..model.jsondoc import check_config, field
 from .base import ImageRecord, LayerRef, diff_ids_of, load_json
 from .choose import Candidate, choose, platform_text
 
@@ -39,7 +40,7 @@ class Store(Protocol):
 
 
 def blob_path(digest: str, where: str) -> str:
-    m = _DIGEST.match(digest or "")
+    m = _DIGEST.match(digest) if isinstance(digest, str) else None
     if not m:
         raise ArchiveError(f"{where} names a blob by an invalid digest {digest!r}.")
     return f"blobs/{m.group(1)}/{m.group(2)}"
@@ -66,6 +67,22 @@ def _config_platform(store: Store, manifest: dict) -> str:
     return platform_text(config.get("os"), config.get("architecture"), config.get("variant"))
 
 
+def _check_descriptor(desc, what: str) -> dict:
+    """An OCI descriptor: an object with a string digest, an optional non-negative size, string annotations."""
+    if not isinstance(desc, dict):
+        raise ArchiveError(f"The {what} is not a JSON object.")
+    field(desc, "digest", str, what)
+    field(desc, "mediaType", str, what, default="")
+    size = field(desc, "size", int, what, default=None)
+    if size is not None and size < 0:
+        raise ArchiveError(f"The {what} has a negative size.")
+    field(desc, "annotations", dict, what, default={}, items=str)
+    platform = field(desc, "platform", dict, what, default={})
+    for key in ("architecture", "os", "variant"):
+        field(platform, key, str, f"platform of the {what}", default="")
+    return desc
+
+
 def oci_candidates(store: Store, index_name: str = "index.json") -> list:
     """Every manifest an OCI index reaches (nested indexes followed), as choose.Candidates."""
     index = load_json(store.read(index_name, f"OCI {index_name}"), f"OCI {index_name}")
@@ -74,18 +91,19 @@ def oci_candidates(store: Store, index_name: str = "index.json") -> list:
     def walk(index, refs, depth):
         if depth > MAX_INDEX_DEPTH:
             raise ArchiveError(f"The OCI index in {store.where} nests deeper than dockerviz follows.")
-        manifests = index.get("manifests") if isinstance(index, dict) else None
-        if not isinstance(manifests, list) or not manifests:
+        what = f"OCI index in {store.where}"
+        manifests = field(index, "manifests", list, what, default=[])
+        if not manifests:
             raise ArchiveError(f"The OCI index in {store.where} lists no manifests.")
-        for desc in manifests:
-            if not isinstance(desc, dict):
-                raise ArchiveError(f"The OCI index in {store.where} lists a manifest that is not an object.")
+        for i, desc in enumerate(manifests):
+            _check_descriptor(desc, f"manifest descriptor {i} of the {what}")
             ann = desc.get("annotations") if isinstance(desc.get("annotations"), dict) else {}
             names = [str(ann[k]) for k in NAME_ANNOTATIONS if ann.get(k)] or refs
             digest = str(desc.get("digest") or "")
             body = load_json(store.read(blob_path(digest, store.where), "manifest blob"), "manifest blob")
             if not isinstance(body, dict):
                 raise ArchiveError(f"The manifest blob {digest} in {store.where} is not a JSON object.")
+            field(body, "mediaType", str, f"manifest {digest} in {store.where}", default="")
             if _is_index(body, desc):
                 walk(body, names, depth + 1)
                 continue
@@ -113,12 +131,13 @@ def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str
                     index_name: str = "index.json", platform: str | None = None) -> ImageRecord:
     chosen, note = choose(oci_candidates(store, index_name), image=want, platform=platform, where=store.where)
     manifest = chosen.handle
-    layers_desc = manifest.get("layers")
-    config_desc = manifest.get("config")
-    if not isinstance(layers_desc, list) or not isinstance(config_desc, dict):
-        raise ArchiveError(f"The image manifest in {store.where} has no config or layers.")
+    what = f"image manifest {chosen.digest} in {store.where}"
+    layers_desc = field(manifest, "layers", list, what)
+    config_desc = _check_descriptor(field(manifest, "config", dict, what), f"config descriptor of the {what}")
+    for i, desc in enumerate(layers_desc):
+        _check_descriptor(desc, f"layer descriptor {i} of the {what}")
     config_name = blob_path(config_desc.get("digest"), store.where)
-    config = load_json(store.read(config_name, "image config blob"), "image config")
+    config = check_config(load_json(store.read(config_name, "image config blob"), "image config"), store.where)
     diff_ids = diff_ids_of(config, store.where)
     if len(diff_ids) != len(layers_desc):
         raise ArchiveError(
@@ -127,14 +146,15 @@ def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str
         )
     layers = []
     for i, (desc, diff_id) in enumerate(zip(layers_desc, diff_ids)):
-        name = blob_path((desc or {}).get("digest"), store.where)
+        name = blob_path(desc.get("digest"), store.where)
         if not store.exists(name):
             raise ArchiveError(
                 f"The manifest in {store.where} names layer blob {name} which is not there. "
                 "The archive is incomplete; re-create it with `docker save`."
             )
         layers.append(LayerRef(diff_id=diff_id, id=name.rsplit("/", 1)[1], open=store.opener(name),
-                               size_hint=store.size(name), what=f"layer {i} ({name}) of {store.where}"))
+                               size_hint=store.size(name), what=f"layer {i} ({name}) of {store.where}",
+                               blob_digest=desc["digest"], blob_size=desc.get("size")))
     tags = [r for r in chosen.refs if ":" in r or "/" in r]  # a bare ref name ("latest") is no tag
     return ImageRecord(reference=reference, image_id=config_desc.get("digest", ""), repo_tags=tags, config=config,
                        layers=layers, source_kind=source_kind, path=path,
@@ -164,7 +184,13 @@ def legacy_manifest(store: Store) -> list:
     manifest = load_json(store.read("manifest.json", "manifest.json"), "manifest.json")
     if not isinstance(manifest, list) or not manifest or not all(isinstance(m, dict) for m in manifest):
         raise ArchiveError(f"manifest.json in {store.where} is not a list of images.")
-    return [go_keys(m) for m in manifest]
+    entries = [go_keys(m) for m in manifest]
+    for i, m in enumerate(entries):
+        what = f"image {i} of manifest.json in {store.where}"
+        field(m, "RepoTags", list, what, default=[], items=str)
+        field(m, "Config", str, what)
+        field(m, "Layers", list, what, items=str)
+    return entries
 
 
 def legacy_candidates(store: Store) -> list:
@@ -175,7 +201,8 @@ def legacy_candidates(store: Store) -> list:
         layer_names = entry.get("Layers")
         if not isinstance(config_name, str) or not isinstance(layer_names, list):
             raise ArchiveError(f"manifest.json in {store.where} has no Config or Layers.")
-        config = load_json(store.read(config_name, f"image config {config_name}"), "image config")
+        config = check_config(load_json(store.read(config_name, f"image config {config_name}"), "image config"),
+                              store.where)
         text = platform_text(config.get("os"), config.get("architecture"), config.get("variant")) \
             if isinstance(config, dict) else ""
         sizes = [store.size(n) if isinstance(n, str) and store.exists(n) else None for n in layer_names]
@@ -215,8 +242,9 @@ def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: 
             )
         parts = name.split("/")
         layer_id = parts[-1] if parts[0] == "blobs" else (parts[-2] if len(parts) > 1 else name)
+        blob_digest = f"sha256:{parts[-1]}" if parts[0] == "blobs" and parts[1:2] == ["sha256"] else None
         layers.append(LayerRef(diff_id=diff_id, id=layer_id, open=store.opener(name), size_hint=store.size(name),
-                               what=f"layer {i} ({name}) of {store.where}"))
+                               what=f"layer {i} ({name}) of {store.where}", blob_digest=blob_digest))
     return ImageRecord(reference=reference, image_id=_config_digest(config_name),
                        repo_tags=list(chosen.get("RepoTags") or []), config=config, layers=layers,
                        source_kind=source_kind, path=path,

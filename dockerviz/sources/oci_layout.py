@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import BinaryIO, Callable
 
 from ..errors import ArchiveError, SourceError, UnsafePathError
@@ -11,34 +12,75 @@ from .oci import oci_candidates, record_from_oci
 
 
 class DirStore:
+    """Files of an OCI layout. Blobs must be regular files inside blobs/: checked before anything is opened,
+    and again on the opened descriptor (no FIFO, device, directory or link out of the layout is ever read)."""
+
     def __init__(self, root: str):
         self.root = os.path.realpath(root)
         self.where = root
 
     def _path(self, name: str) -> str:
         full = os.path.realpath(os.path.join(self.root, name))
-        if os.path.commonpath([full, self.root]) != self.root:
+        inside = os.path.join(self.root, "blobs") if name.startswith("blobs/") else self.root
+        if os.path.commonpath([full, inside]) != inside:
             raise UnsafePathError(
-                f"{name} in the OCI layout {self.where} resolves outside the layout; dockerviz does not follow it."
+                f"{name} in the OCI layout {self.where} resolves outside "
+                f"{'its blobs/ folder' if inside != self.root else 'the layout'}; dockerviz does not follow it."
             )
         return full
 
+    def _stat(self, name: str):
+        try:
+            return os.stat(self._path(name))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:  # a loop of links, a name too long, no permission
+            raise ArchiveError(f"{name} in the OCI layout {self.where} cannot be read: {exc.strerror}.") from None
+
+    def _regular(self, name: str, what: str) -> str:
+        st = self._stat(name)
+        if st is None:
+            raise ArchiveError(f"The OCI layout {self.where} has no {what} ({name}).")
+        if not stat.S_ISREG(st.st_mode):
+            raise ArchiveError(f"{name} in the OCI layout {self.where} is not a regular file; "
+                               "a layout's blobs and index are plain files. The layout is damaged or hand-made.")
+        return self._path(name)
+
     def exists(self, name: str) -> bool:
-        return os.path.isfile(self._path(name))
+        st = self._stat(name)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            self._regular(name, "blob")  # raises, naming what it is not
+        return st is not None
 
     def size(self, name: str) -> int | None:
-        return os.path.getsize(self._path(name))
+        st = self._stat(name)
+        return None if st is None else st.st_size
+
+    def _open(self, name: str, what: str):
+        path = self._regular(name, what)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise ArchiveError(f"{name} in the OCI layout {self.where} cannot be opened: {exc.strerror}.") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped after the check
+            os.close(fd)
+            raise ArchiveError(f"{name} in the OCI layout {self.where} is not a regular file.")
+        return os.fdopen(fd, "rb")
 
     def read(self, name: str, what: str) -> bytes:
-        try:
-            with open(self._path(name), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            raise ArchiveError(f"The OCI layout {self.where} has no {what} ({name}).") from None
+        from ..model import limits
+
+        with self._open(name, what) as f:
+            bound = limits.current().json_bytes
+            data = f.read(bound + 1)
+        if len(data) > bound:
+            raise limits.exceeded("json_bytes", f"The {what} ({name}) in the OCI layout {self.where} is over "
+                                                f"{bound} bytes; that size")
+        return data
 
     def opener(self, name: str) -> Callable[[], BinaryIO]:
-        path = self._path(name)
-        return lambda: open(path, "rb")
+        self._regular(name, "blob")
+        return lambda: self._open(name, "blob")
 
 
 class OCILayoutSource:
@@ -66,7 +108,7 @@ class OCILayoutSource:
                                want=self.want, platform=self.platform)
 
     def _check(self) -> None:
-        if not os.path.isfile(os.path.join(self.path, "index.json")):
+        if not os.path.exists(os.path.join(self.path, "index.json")):
             raise SourceError(
                 f"{self.path} is a directory but not an OCI image layout (no index.json). "
                 "Pass an image name, a `docker save` archive, or a directory written by e.g. `skopeo copy ... oci:DIR`."

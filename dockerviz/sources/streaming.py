@@ -7,20 +7,22 @@ member; small members (manifests, configs, indexes) are kept in memory. At the
 end the manifest is read from a small in-memory Store and each layer is
 matched to the content parsed for its member.
 
-Anything this does not expect (a large member that is not a layer) raises
-Unusual; the caller then falls back to spooling the stream to a file.
+Large members that are not layers are kept in memory up to limit
+json_bytes and skipped past it; nothing is spooled to disk on this path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Callable
 
 from ..errors import ArchiveError
 from ..model import entries as E
+from ..model import limits
 from ..model import tarheaders as th
 from ..model.compression import sniff
-from ..model.layer import LayerContent, read_layer, read_layer_stream
+from ..model.layer import LayerContent, parse_layer, read_layer_stream, verify
 from .archive import TarStore, record_from_store
 from .base import ImageRecord
 
@@ -50,6 +52,8 @@ class ChunkReader(io.RawIOBase):
         self.done = 0
         self.tail = b""
         self._eof = False
+        self._hash = None  # a hashlib object fed the next _hash_left bytes consumed (read or skipped)
+        self._hash_left = 0
         self._readinto = getattr(source, "readinto", None)
         if self._readinto is not None:
             self._scratch = memoryview(bytearray(scratch))
@@ -86,6 +90,18 @@ class ChunkReader(io.RawIOBase):
     def seekable(self) -> bool:
         return False
 
+    def hash_next(self, n: int, hasher) -> None:
+        """Feed `hasher` the next n bytes consumed, whether read or skipped."""
+        self._hash, self._hash_left = hasher, n
+
+    def _feed(self, buf, start: int, end: int) -> None:
+        end = min(end, start + self._hash_left)
+        if end > start:
+            self._hash.update(memoryview(buf)[start:end])
+            self._hash_left -= end - start
+        if not self._hash_left:
+            self._hash = None
+
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             parts = [bytes(self._buf[self._pos:])]
@@ -95,7 +111,10 @@ class ChunkReader(io.RawIOBase):
                     break
                 parts.append(bytes(chunk))
             self._buf, self._pos = b"", 0
-            return b"".join(parts)
+            data = b"".join(parts)
+            if self._hash is not None:
+                self._feed(data, 0, len(data))
+            return data
         if self._pos >= len(self._buf):
             chunk = self._next()
             if chunk is None:
@@ -104,6 +123,8 @@ class ChunkReader(io.RawIOBase):
         start = self._pos
         end = min(start + n, len(self._buf))
         self._pos = end
+        if self._hash is not None:
+            self._feed(self._buf, start, end)
         return bytes(self._buf[start:end])
 
     def readinto(self, b) -> int:
@@ -114,18 +135,27 @@ class ChunkReader(io.RawIOBase):
     def skip(self, n: int) -> int:
         """Drop the next n bytes; how many there were."""
         avail = len(self._buf) - self._pos
+        hashing = self._hash is not None
         if n <= avail:
+            if hashing:
+                self._feed(self._buf, self._pos, self._pos + n)
             self._pos += n
             return n
         done = avail
+        if hashing:
+            self._feed(self._buf, self._pos, len(self._buf))
         self._buf, self._pos = b"", 0
         while done < n:
             chunk = self._next()
             if chunk is None:
                 break
             if done + len(chunk) > n:
+                if self._hash is not None:
+                    self._feed(chunk, 0, n - done)
                 self._buf, self._pos = chunk, n - done
                 return n
+            if self._hash is not None:
+                self._feed(chunk, 0, len(chunk))
             done += len(chunk)
         return done
 
@@ -206,6 +236,8 @@ class StreamStore:
         self.members: dict[str, th.TarHeader] = {}
         self.small: dict[str, bytes] = {}
         self.contents: dict[str, LayerContent] = {}
+        self.digests: dict[str, dict] = {}  # member -> what its bytes hashed to (see layer.parse_layer)
+        self.skipped: dict[str, int] = {}  # members over limit json_bytes that are not layers -> their size
 
     def read(self, name: str, what: str) -> bytes:
         if name not in self.members:
@@ -215,7 +247,10 @@ class StreamStore:
         resolved = self._resolve_name(name)
         data = self.small.get(resolved)
         if data is None:
-            raise Unusual(f"{name} is too large to be kept in memory")
+            if resolved in self.skipped:
+                raise limits.exceeded("json_bytes", f"The {what} ({name}) in {self.where} is "
+                                                    f"{self.skipped[resolved]} bytes; that size")
+            raise ArchiveError(f"The {what} ({name}) in {self.where} is a layer, not a document.")
         return data
 
     def _resolve_name(self, name: str) -> str:
@@ -229,15 +264,18 @@ class StreamStore:
         resolved = self._resolve_name(name)
         return _Opener(resolved, self.small.get(resolved))
 
-    def content(self, name: str, what: str) -> LayerContent:
+    def content(self, name: str, what: str) -> tuple[LayerContent, dict]:
         found = self.contents.get(name)
         if found is None:
             data = self.small.get(name)
             if data is None:
+                if name in self.skipped:
+                    raise ArchiveError(f"The {what} is neither a tar nor a gzip or zstd stream; "
+                                       "the archive is damaged or hand-made.")
                 raise Unusual(f"layer member {name} was not parsed")
-            found = read_layer(io.BytesIO(data), what=what)
+            found, self.digests[name] = parse_layer(io.BytesIO(data), what=what)
             self.contents[name] = found
-        return found
+        return found, self.digests[name]
 
 
 def _looks_like_layer(head: bytes) -> bool:
@@ -260,7 +298,7 @@ def walk_stream(reader, where: str) -> StreamStore:
     store = StreamStore(where)
     outer = th.ByteStream(reader)
     for h in th.iter_headers(outer, what=f"archive {where}"):
-        name = E.normalise(h.name, what="archive member")
+        name = E.normalise(h.name, what=f"a member of the outer archive {where}")
         store.members[name] = h
         if h.typeflag not in _DATA_TYPES:
             continue
@@ -270,28 +308,45 @@ def walk_stream(reader, where: str) -> StreamStore:
         what = f"layer {name} of {where}"
         head = reader.peek(th.BLOCK)
         if not _looks_like_layer(head):
-            raise Unusual(f"member {name} ({h.size} bytes) is neither a layer nor small")
+            # Not a layer: a large document (kept, within limit json_bytes) or something dockerviz never
+            # reads (skipped; reading it later says why it is not there). Nothing is spooled.
+            if h.size <= limits.current().json_bytes:
+                data = outer.read(h.size)
+                if len(data) < h.size:
+                    raise ArchiveError(f"{where} is truncated inside {name}.")
+                store.small[name] = data
+            else:
+                store.skipped[name] = h.size
+            continue
         if sniff(head) == "tar":
             # An uncompressed layer (what `docker save` writes): walk its headers
-            # on the stream itself, file data skipped without a copy.
+            # on the stream itself, file data skipped without a copy, every byte hashed.
+            hasher = hashlib.sha256()
+            reader.hash_next(h.size, hasher)
             inner = th.ByteStream(reader, limit=h.size, seekable=False)
             store.contents[name] = read_layer_stream(inner, what=what)
+            if not inner.skip(h.size - inner.pos):
+                raise ArchiveError(f"{where} is truncated inside {name}.")
             outer.pos += inner.pos
+            digest = "sha256:" + hasher.hexdigest()
+            store.digests[name] = {"diff": digest, "blob": digest, "blob_size": h.size}
         else:
-            store.contents[name] = read_layer(_MemberReader(outer, h.size), what=what)
+            store.contents[name], store.digests[name] = parse_layer(_MemberReader(outer, h.size), what=what)
     if not store.members:
         raise ArchiveError(f"{where} is empty or not a tar archive; pass the file `docker save` wrote.")
     return store
 
 
-def record_from_stream(reader, *, reference: str, where: str, source_kind: str, path: str) -> ImageRecord:
+def record_from_stream(reader, *, reference: str, where: str, source_kind: str, path: str,
+                       want: str | None = None) -> ImageRecord:
     store = walk_stream(reader, where)
-    record = record_from_store(store, reference=reference, source_kind=source_kind, path=path, want=None)
+    record = record_from_store(store, reference=reference, source_kind=source_kind, path=path, want=want)
     for ref in record.layers:
         opener = ref.open
         if not isinstance(opener, _Opener):  # pragma: no cover - StreamStore always hands these
             raise Unusual("a layer without a stream opener")
-        content = store.content(opener.name, ref.what)
+        content, digests = store.content(opener.name, ref.what)
+        verify(digests, what=ref.what, diff_id=ref.diff_id, blob_digest=ref.blob_digest, blob_size=ref.blob_size)
         ref.reader = (lambda c=content: c)
         ref.open = None
     return record

@@ -60,8 +60,8 @@ def short_command(text: str, limit: int = 90) -> str:
 
 
 def display_name(name: str) -> str:
-    """A path component as people read it (undecodable bytes shown as U+FFFD)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A path component as people read it (bytes that are not UTF-8 shown as \\xNN escapes)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def resolve_image(source, **analyze_kw):

@@ -15,16 +15,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from support import SHARED_FIXTURES, images
+from support import SHARED_FIXTURES, images, unavailable
 from support.engine import EngineUnavailable, ensure_engine, offline_environ, pointing_nowhere
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def pytest_configure(config):
@@ -45,10 +39,7 @@ def docker_engine():
     try:
         engine = ensure_engine()
     except EngineUnavailable as exc:
-        msg = f"no Docker daemon: {exc}"
-        if _in_ci():
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+        unavailable(f"no Docker daemon: {exc}")
     yield engine
     engine.stop()
 
@@ -89,9 +80,7 @@ def podman(docker_client, test_images, saved_archive, tmp_path_factory):
     try:
         service = PodmanService(tmp_path_factory.mktemp("podman", numbered=True))
     except PodmanUnavailable as exc:
-        if _in_ci():
-            pytest.fail(f"no podman: {exc}", pytrace=False)
-        pytest.skip(f"no podman: {exc}")
+        unavailable(f"no podman: {exc}")
     try:
         for spec in images.SMALL_IMAGES:
             service.load(saved_archive(spec.tag))

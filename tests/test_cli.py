@@ -123,31 +123,6 @@ def test_dive_ci_config_file_drives_the_rules_and_options_override_it(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
-def test_dive_fixture_numbers(shared_fixtures):
-    folder = shared_fixtures / "dive-test-image"
-    expected = json.loads((folder / "expected.json").read_text())
-    img = dockerviz.analyze(str(folder / "test-docker-image.tar"), cache=False)
-    data = img.to_dive_json()["image"]
-    assert data["sizeBytes"] == expected["sizeBytes"]
-    assert data["inefficientBytes"] == expected["inefficientBytes"]
-    assert abs(data["efficiencyScore"] - expected["efficiencyScore"]) < 1e-12
-    assert data["userSizeBytes"] == expected["userSizeBytes"]
-    assert abs(data["wastedUserPercent"] - expected["wastedUserPercent"]) < 1e-12
-    assert img.dive.layer_sizes == expected["layerSizeBytes"]
-    assert sorted((f["file"], f["count"], f["sizeBytes"]) for f in data["fileReference"]) == sorted(
-        (f["file"], f["count"], f["sizeBytes"]) for f in expected["inefficientFiles"])
-    # dive's file count: every entry of every layer tar, whiteouts included
-    assert sum(len(c.entries) + len(c.whiteouts) for c in img.contents) == expected["files"]
-    assert len(img.contents) == expected["layers"]
-    from dockerviz.model.ci_rules import evaluate
-
-    for rule in expected["ciRules"]:
-        results = evaluate(img.efficiency, img.inefficient_bytes, img.wasted_user_percent,
-                           lowest_efficiency=rule["lowestEfficiency"], highest_wasted_bytes=rule["highestWastedBytes"],
-                           highest_user_wasted_percent=rule["highestUserWastedPercent"])
-        assert sorted(r.key for r in results if r.status == "fail") == sorted(rule["fails"])
-
-
 def test_diff_command_reports_layers_files_and_config_without_pandas(tmp_path):
     """`dockerviz diff A B`: container-diff's file, layer and metadata answers, from two archives."""
     from support.synth import layer_tar, legacy_archive, write

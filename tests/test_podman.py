@@ -57,7 +57,7 @@ def test_podman_container_usage_and_cleanup(on_podman):
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and not cgroup.enough_cpu_samples(mon.samples, view.name, clock):
                 time.sleep(0.5)
-            usage, inactive, limit = group.memory()
+            usage, _inactive, limit = group.memory()
         samples = mon.samples
         cgroup.assert_cpu_matches_kernel(samples, view.name, clock)
         assert (samples["mem_limit_bytes"] == limit).all() and limit == 64 * 2**20

@@ -122,7 +122,7 @@ class CpuClock:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="test-cgroup-clock", daemon=True)
 
-    def __enter__(self) -> "CpuClock":
+    def __enter__(self) -> CpuClock:
         self._read()
         self._thread.start()
         return self

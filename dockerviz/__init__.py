@@ -21,8 +21,11 @@ from .errors import (
     DockervizError,
     FileContentsError,
     ImageChoiceError,
+    EngineSSHError,
+    EngineTLSError,
     ImageNotFoundError,
     SourceError,
+    UnknownContextError,
     UnsafePathError,
     WhiteoutError,
 )
@@ -49,6 +52,7 @@ _LAZY = {
     "ImageDiff": ("dockerviz.views.api", "ImageDiff"),
     "FilePreview": ("dockerviz.model.contents", "FilePreview"),
     "FileDiff": ("dockerviz.model.contents", "FileDiff"),
+    "Engine": ("dockerviz.engine", "Engine"),
 }
 
 
@@ -71,4 +75,5 @@ __all__ = [
     "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "ImageChoiceError", "BuildError",
     "FileContentsError", "FilePreview", "FileDiff",
+    "Engine", "EngineTLSError", "EngineSSHError", "UnknownContextError",
 ]

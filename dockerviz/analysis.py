@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from typing import Callable
 
+from . import engine as _engine
 from .model.gc_pause import gc_paused
 from .model.image import Image
 from .model.jsondoc import check_config
@@ -38,7 +41,7 @@ class Progress:
 
 
 def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None = None, client=None,
-            image: str | None = None, platform: str | None = None, limits=None) -> Image:
+            image: str | None = None, platform: str | None = None, limits=None, engine=None) -> Image:
     """Analyse an image: a daemon image name or id, a `docker save` archive, or an OCI layout dir.
 
     `path` forces how layers are read (see dockerviz.sources.PATHS; "auto"
@@ -58,9 +61,20 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
     `limits` raises dockerviz's bounds on untrusted input for this analysis
     (a dict such as {"json_bytes": 256 << 20}; see dockerviz.model.limits.Limits
     for their names and defaults).
+
+    `engine` (a dockerviz.Engine, a docker.DockerClient or a host URL) names
+    the daemon for an image reference; the default is the one the docker CLI
+    would use. A daemon on another machine is read through its save stream.
     """
     if isinstance(source, Image):
         return source
+    if client is None and _names_daemon_image(source) and (engine is not None or not _engine.Engine().is_local):
+        eng = _engine.as_engine(engine)
+        if not eng.is_local and path == "auto":
+            path = "save-stream"  # the daemon's own store is not on this machine's disk
+        with contextlib.closing(eng.client(timeout=None)) as own:
+            return analyze(source, path=path, cache=cache, progress=progress, client=own, image=image,
+                           platform=platform, limits=limits)
     if progress is None:
         from .progress import notebook_progress
 
@@ -102,6 +116,13 @@ def images(source, *, client=None):
 
     rows = [c.row() for c in list_images(source, client=client)]
     return pd.DataFrame(rows, columns=["ref", "digest", "platform", "kind", "attests", "size"])
+
+
+def _names_daemon_image(source) -> bool:
+    """True for what open_source sends to a daemon (not a file, folder or other transport)."""
+    if not isinstance(source, str) or os.path.exists(source):
+        return False
+    return not source.startswith(("registry://", "docker-archive:", "oci:", "oci-archive:"))
 
 
 def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, select: dict) -> Image:

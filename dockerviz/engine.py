@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 
+from . import contexts
 from .errors import (
     ContainerNotFoundError,
     DaemonError,
     DaemonUnavailableError,
     DockervizError,
+    EngineSSHError,
+    EngineTLSError,
     ImageNotFoundError,
 )
 
@@ -76,64 +79,294 @@ def _docker_py_fetch(api):
 
 
 def describe_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default socket)"
+    try:
+        return Engine().describe()
+    except DockervizError:
+        return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default socket)"
 
 
-def _unavailable(exc: BaseException | None = None) -> DaemonUnavailableError:
+def _unavailable(exc: BaseException | None = None, where: str | None = None) -> DaemonUnavailableError:
     detail = f" ({type(exc).__name__}: {exc})" if exc else ""
     return DaemonUnavailableError(
-        f"No Docker daemon answered at {describe_host()}{detail}. "
+        f"No Docker daemon answered at {where or describe_host()}{detail}. "
         "Start one (for example `sudo dockerd &` or `sudo systemctl start docker`), "
         "or point DOCKER_HOST at a running daemon (unix:///path/to.sock, tcp://host:2376, ssh://user@host). "
         "To look at an image without a daemon, pass a `docker save` archive or an OCI layout directory instead."
     )
 
 
-def client(timeout: float | None = CONNECT_TIMEOUT, **kwargs):
-    """A docker.DockerClient speaking the API version negotiated with the daemon.
+def client(timeout: float | None = CONNECT_TIMEOUT, *, engine=None, **kwargs):
+    """A docker.DockerClient speaking the API version negotiated with the daemon, for `engine`
+    (an Engine, a docker.DockerClient, a host URL; None: as the docker CLI would pick).
 
     `timeout=None` is for streams (save, export, build, stats) whose first byte
     can take minutes; the negotiation itself always uses a short timeout so a
     dead daemon is reported within seconds. Other keyword arguments (such as
-    max_pool_size for many concurrent streams) go to docker.from_env.
+    max_pool_size for many concurrent streams) go to docker.DockerClient.
     """
-    import docker
-    from docker.constants import MINIMUM_DOCKER_API_VERSION
-    from docker.errors import DockerException
+    return as_engine(engine).client(timeout, **kwargs)
 
+
+def daemon_available(engine=None) -> bool:
     try:
-        # No request is made at this version: the probe only asks unversioned /_ping and the
-        # negotiated /v{N}/version.
-        probe = docker.from_env(timeout=CONNECT_TIMEOUT, version=MINIMUM_DOCKER_API_VERSION)
-        try:
-            version = negotiate(_docker_py_fetch(probe.api))
-        finally:
-            probe.close()
-        return docker.from_env(timeout=timeout, version=version, **kwargs)
-    except DockervizError:
-        raise
-    except DockerException as exc:
-        raise _unavailable(exc) from None
-    except Exception as exc:  # requests/urllib3 connection errors, timeouts
-        raise _unavailable(exc) from None
-
-
-def daemon_available() -> bool:
-    try:
-        client().close()
+        client(engine=engine).close()
         return True
     except DockervizError:
         return False
 
 
+class Engine:
+    """One Docker-compatible engine: where it is and how to reach it.
+
+    `Engine()` finds the engine the docker CLI would use (DOCKER_HOST with
+    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, else DOCKER_CONTEXT, else the
+    `docker context use` choice in ~/.docker/config.json, else the default
+    socket). `Engine("tcp://host:2376", cert_path=DIR)`, `Engine("ssh://user@host")`
+    and `Engine(context="name")` name one; `Engine.from_client(docker_client)`
+    wraps a docker-py client. Every dockerviz call takes one as `engine=`.
+    `name` labels its rows in DataFrames and figures.
+    """
+
+    def __init__(self, host: str | None = None, *, context: str | None = None, cert_path: str | None = None,
+                 tls_verify: bool = True, name: str | None = None, use_ssh_client: bool = False):
+        if context is not None:
+            ep = contexts.load_context(context, "Engine(context=...)")
+        elif host is not None:
+            host = str(host)
+            ep = contexts.Endpoint(host=host, name=host, found_in="the host argument", tls=cert_path is not None,
+                                   tls_verify=cert_path is not None and tls_verify, cert_dir=cert_path)
+        else:
+            ep = contexts.from_environment()
+        self.endpoint = ep
+        self.host = ep.host
+        self.name = name or ep.name
+        self.use_ssh_client = use_ssh_client
+        self._client_kwargs: dict = {}
+
+    @classmethod
+    def from_client(cls, docker_client, name: str | None = None) -> "Engine":
+        """The engine a docker.DockerClient (or APIClient) talks to. dockerviz opens its own
+        connections to it (streams need other timeouts), and never closes the one given."""
+        api = getattr(docker_client, "api", docker_client)
+        adapter = getattr(api, "_custom_adapter", None)
+        base = str(getattr(api, "base_url", ""))
+        cert = getattr(api, "cert", None)
+        verify = getattr(api, "verify", True)
+        if base == "http+docker://ssh":
+            host = "ssh://" + str(getattr(adapter, "ssh_host", ""))
+        elif base.startswith("http+docker://") and getattr(adapter, "socket_path", None):
+            host = "unix://" + adapter.socket_path
+        else:
+            host = base.replace("https://", "tcp://").replace("http://", "tcp://")
+        self = cls(host, name=name, use_ssh_client=getattr(adapter, "ssh_client", True) is None)
+        if base.startswith("https://"):
+            import docker
+
+            self._client_kwargs["tls"] = docker.tls.TLSConfig(
+                client_cert=cert if isinstance(cert, tuple) else None,
+                ca_cert=verify if isinstance(verify, str) else None, verify=bool(verify))
+        return self
+
+    # ---- what it is -------------------------------------------------------------------
+
+    @property
+    def socket_path(self) -> str | None:
+        """The unix socket when the engine is on this machine, else None."""
+        return self.host[len("unix://"):] if self.host.startswith("unix://") else None
+
+    @property
+    def is_local(self) -> bool:
+        return self.socket_path is not None
+
+    def describe(self) -> str:
+        if self.endpoint.found_in.startswith("context") and self.endpoint.name != "default":
+            return f"{self.host} (docker context {self.endpoint.name!r})"
+        if self.host == contexts.DEFAULT_HOST:
+            return f"{self.host} (the default socket)"
+        return self.host if self.name == self.host else f"{self.host} ({self.name})"
+
+    def __repr__(self) -> str:
+        return f"<Engine {self.describe()}>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Engine) and (self.host, self.name) == (other.host, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.name))
+
+    # ---- connecting -------------------------------------------------------------------
+
+    def _tls(self):
+        if "tls" in self._client_kwargs:
+            return self._client_kwargs["tls"]
+        ep = self.endpoint
+        if not ep.tls:
+            return False
+        import docker
+
+        d = ep.cert_dir or contexts.config_dir()
+        files = {n: os.path.join(d, n) for n in ("ca.pem", "cert.pem", "key.pem")}
+        missing = [n for n in ("cert.pem", "key.pem") if not os.path.isfile(files[n])]
+        if ep.tls_verify and not os.path.isfile(files["ca.pem"]):
+            missing.insert(0, "ca.pem")
+        if missing:
+            raise EngineTLSError(
+                f"TLS to {self.host} needs {', '.join(missing)} in {d} (from {_cert_dir_origin(ep)}), "
+                "and it is not there. Copy the CA certificate (ca.pem) and a client certificate and key "
+                "(cert.pem, key.pem) signed by the CA the daemon's --tlscacert names into that folder, "
+                "or point DOCKER_CERT_PATH at the folder that holds them."
+            )
+        return docker.tls.TLSConfig(client_cert=(files["cert.pem"], files["key.pem"]),
+                                    ca_cert=files["ca.pem"] if ep.tls_verify else None, verify=ep.tls_verify)
+
+    def client(self, timeout: float | None = CONNECT_TIMEOUT, **kwargs):
+        """A new docker.DockerClient for this engine, at the negotiated API version (close it)."""
+        import docker
+        from docker.constants import MINIMUM_DOCKER_API_VERSION
+
+        tls = self._tls()
+        c = None
+        try:
+            # No request is made at this version: negotiation asks unversioned /_ping and the
+            # negotiated /v{N}/version, then the client speaks what was negotiated.
+            c = docker.DockerClient(base_url=self.host, version=MINIMUM_DOCKER_API_VERSION, timeout=CONNECT_TIMEOUT,
+                                    tls=tls,
+                                    use_ssh_client=self.use_ssh_client, **kwargs)
+            if isinstance(getattr(c.api, "verify", None), str):
+                # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's CA file:
+                # the engine's own ca.pem must win (the docker CLI ignores those variables)
+                c.api.trust_env = False
+            c.api._version = negotiate(_docker_py_fetch(c.api))
+            c.api.timeout = timeout
+            return c
+        except DockervizError:
+            raise
+        except Exception as exc:  # docker-py, requests, urllib3, ssl and paramiko errors
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    c.close()
+            raise self.connect_error(exc) from None
+
+    def connect_error(self, exc: BaseException) -> DaemonUnavailableError:
+        """The DockervizError for a failed connection, naming what to fix."""
+        text = _error_chain_text(exc)
+        if self.host.startswith("ssh://"):
+            ssh = _ssh_error(self, exc, text)
+            if ssh is not None:
+                return ssh
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return EngineTLSError(
+                f"The daemon at {self.host} presented a certificate that {self._ca_file()} does not vouch for "
+                f"({_short(text)}). Put the CA that signed the daemon's certificate (its --tlscacert) in "
+                "ca.pem there, and check the daemon's certificate names this host (subjectAltName)."
+            )
+        # TLS 1.3: the daemon checks the client's certificate after the client thinks the
+        # handshake is done, so a refusal often arrives as an EOF rather than an alert
+        if any(s in text for s in ("unknown ca", "bad certificate", "certificate required", "CERTIFICATE_UNKNOWN",
+                                   "handshake failure", "certificate unknown", "SSLEOFError",
+                                   "EOF occurred in violation of protocol")):
+            return EngineTLSError(
+                f"The daemon at {self.host} refused this client's certificate ({_short(text)}). "
+                f"Use a cert.pem and key.pem signed by the CA the daemon trusts (its --tlscacert) in "
+                f"{self._cert_dir()}."
+            )
+        if "HTTP request to an HTTPS server" in text or ("400" in text and "HTTPS" in text):
+            return EngineTLSError(
+                f"The daemon at {self.host} speaks TLS only. Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
+                "to the folder holding ca.pem, cert.pem and key.pem (or Engine(host, cert_path=DIR))."
+            )
+        if "SSL" in text or "ssl" in type(exc).__module__:
+            return EngineTLSError(f"TLS to {self.host} failed ({_short(text)}). Check the files in {self._cert_dir()}.")
+        return _unavailable(exc, self.describe())
+
+    def _cert_dir(self) -> str:
+        return self.endpoint.cert_dir or "DOCKER_CERT_PATH"
+
+    def _ca_file(self) -> str:
+        return os.path.join(self.endpoint.cert_dir, "ca.pem") if self.endpoint.cert_dir else "the CA bundle"
+
+
+def as_engine(engine=None) -> Engine:
+    """An Engine from None (the CLI's choice), an Engine, a docker client or a host URL."""
+    if engine is None:
+        return Engine()
+    if isinstance(engine, Engine):
+        return engine
+    if isinstance(engine, str):
+        return Engine(engine)
+    if hasattr(engine, "api") or hasattr(engine, "base_url"):
+        return Engine.from_client(engine)
+    raise DockervizError(
+        f"engine= takes a dockerviz.Engine, a docker.DockerClient or a host URL, not {type(engine).__name__}."
+    )
+
+
+def _cert_dir_origin(ep) -> str:
+    if ep.found_in == "DOCKER_HOST":
+        return "DOCKER_CERT_PATH" if os.environ.get("DOCKER_CERT_PATH") else "the default ~/.docker"
+    return ep.found_in
+
+
+def _error_chain_text(exc: BaseException) -> str:
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(f"{type(exc).__name__}: {exc}")
+        for arg in getattr(exc, "args", ()):
+            if isinstance(arg, BaseException):
+                parts.append(_error_chain_text(arg))
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, BaseException):
+            parts.append(_error_chain_text(reason))
+        exc = exc.__cause__ or exc.__context__
+    return " | ".join(parts)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    first = text.split(" | ")[-1]
+    return first if len(first) <= limit else first[:limit] + "..."
+
+
+def _ssh_error(eng: Engine, exc: BaseException, text: str) -> EngineSSHError | None:
+    from urllib.parse import urlparse
+
+    u = urlparse(eng.host)
+    user = u.username or os.environ.get("USER") or "root"
+    port = f"-p {u.port} " if u.port else ""
+    try_it = f"`ssh {port}{user}@{u.hostname} docker version`"
+    if "Install paramiko" in text or ("paramiko" in text and "No module named" in text):
+        return EngineSSHError(f"ssh:// engines need the paramiko package: `pip install 'dockerviz[ssh]'` "
+                              f"(or `pip install paramiko`), then check with {try_it}.")
+    if "AuthenticationException" in text or "Authentication failed" in text or "No authentication methods" in text:
+        return EngineSSHError(
+            f"The SSH server at {u.hostname}{':' + str(u.port) if u.port else ''} refused the key for user {user!r}. "
+            f"Add your public key (~/.ssh/id_ed25519.pub, or the IdentityFile for this host in ~/.ssh/config) "
+            f"to ~{user}/.ssh/authorized_keys on that host, or load the right key into ssh-agent; "
+            f"check with {try_it}."
+        )
+    if "known_hosts" in text or "not found in known" in text:
+        return EngineSSHError(
+            f"The host key of {u.hostname} is not in ~/.ssh/known_hosts, so the connection was refused. "
+            f"Trust it by connecting once ({try_it}) or with `ssh-keyscan {port}{u.hostname} >> ~/.ssh/known_hosts`."
+        )
+    if "dial-stdio" in text or "docker: not found" in text or "command not found" in text:
+        return EngineSSHError(f"{u.hostname} has no `docker` command for `docker system dial-stdio`: install the "
+                              f"docker CLI there (check with {try_it}).")
+    return None
+
+
 @contextlib.contextmanager
-def translated(what: str = "", *, kind: str = "image"):
+def translated(what: str = "", *, kind: str = "image", engine=None):
     """Map docker-py errors raised inside the block to DockervizErrors.
 
     `what` names the object the user asked for, so "not found" messages can
-    repeat it back; `kind` is "image" or "container".
+    repeat it back; `kind` is "image" or "container"; `engine` (an Engine) is
+    named in the messages (default: the engine the environment picks).
     """
     from docker.errors import APIError, DockerException, NotFound
+
+    def host():
+        return engine.describe() if isinstance(engine, Engine) else describe_host()
 
     try:
         yield
@@ -142,11 +375,11 @@ def translated(what: str = "", *, kind: str = "image"):
     except NotFound:
         if kind == "container":
             raise ContainerNotFoundError(
-                f"No container {what!r} in the daemon at {describe_host()}. "
+                f"No container {what!r} in the daemon at {host()}. "
                 "List containers with `docker ps -a` (or dockerviz.containers())."
             ) from None
         raise ImageNotFoundError(
-            f"No image {what!r} in the daemon at {describe_host()}. "
+            f"No image {what!r} in the daemon at {host()}. "
             "Check the name with `docker images`, build it first, or pass an archive path "
             "(`docker save -o image.tar NAME`)."
         ) from None
@@ -154,11 +387,11 @@ def translated(what: str = "", *, kind: str = "image"):
         msg = getattr(exc, "explanation", None) or str(exc)
         raise DaemonError(f"The Docker daemon refused the request for {what!r}: {msg}") from None
     except DockerException as exc:
-        raise _unavailable(exc) from None
+        raise _unavailable(exc, host()) from None
     except (ConnectionError, OSError) as exc:
-        raise _unavailable(exc) from None
+        raise _unavailable(exc, host()) from None
     except Exception as exc:
-        # requests' exceptions do not all derive from OSError
-        if type(exc).__module__.startswith(("requests", "urllib3")):
-            raise _unavailable(exc) from None
+        # requests' and paramiko's exceptions do not all derive from OSError
+        if type(exc).__module__.startswith(("requests", "urllib3", "paramiko")):
+            raise _unavailable(exc, host()) from None
         raise

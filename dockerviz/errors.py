@@ -77,3 +77,15 @@ class LimitError(ArchiveError):
 
 class IntegrityError(ArchiveError):
     """A layer or blob does not hash to the digest its image names: it was altered or cut short."""
+
+
+class EngineTLSError(DaemonUnavailableError):
+    """A TLS connection to an engine failed: a certificate is missing, untrusted or refused."""
+
+
+class EngineSSHError(DaemonUnavailableError):
+    """An ssh:// engine refused the key, or its host key is not trusted."""
+
+
+class UnknownContextError(DockervizError):
+    """DOCKER_CONTEXT, `docker context use` or Engine(context=...) names no docker context."""

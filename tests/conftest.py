@@ -8,12 +8,17 @@
   their `docker save` archives.
 - lab / chromium: a JupyterLab server and a browser for a browser test module.
 - podman: a Podman API service with the small test images (a second engine).
+- tls_daemon / ssh_server: a second dockerd on a TLS-verified TCP port holding the busybox
+  test image, and an sshd on loopback reaching the shared daemon (tests/support/remote.py).
 - shared_fixtures: ../shared/fixtures; skips when that folder is absent (the
   one kind of skip CI allows).
 - offline / run_offline: DOCKER_HOST pointed at a socket nothing listens on.
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +92,42 @@ def podman(docker_client, test_images, saved_archive, tmp_path_factory):
         yield service
     finally:
         service.stop()
+
+
+def _remote(start):
+    from support.remote import RemoteUnavailable
+
+    try:
+        return start()
+    except RemoteUnavailable as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def tls_daemon(docker_client, test_images, saved_archive, tmp_path_factory):
+    """A second dockerd (tcp://127.0.0.1:PORT, --tlsverify) with the busybox test image,
+    moved there through the save stream (`docker save | docker load`)."""
+    from support.remote import TLSDaemon
+
+    # short folder: containerd's sockets live under the exec root (unix paths are short)
+    folder = Path(tempfile.mkdtemp(prefix="dvr-", dir="/tmp"))
+    daemon = _remote(lambda: TLSDaemon(folder))
+    try:
+        daemon.load(saved_archive(images.BUSYBOX.tag))
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_server(docker_client, tmp_path_factory):
+    """openssh-server on 127.0.0.1:PORT; `.host` is ssh://root@127.0.0.1:PORT, `.home` a client
+    HOME with the accepted key and the host key, `.other_home` one with a refused key."""
+    from support.remote import SSHServer
+
+    server = _remote(lambda: SSHServer(tmp_path_factory.mktemp("sshd")))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ fi
 
 # ---------------------------------------------------------------- system packages
 APT_PACKAGES=(docker.io busybox-static debootstrap zstd chromium podman
-              docker-registry skopeo umoci buildah openssh-server qemu-user-static binfmt-support apache2-utils)
+              docker-registry skopeo umoci buildah openssh-server qemu-user-static binfmt-support apache2-utils openssl)
 
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

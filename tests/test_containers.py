@@ -103,7 +103,7 @@ def test_usage_cpu_memory_limit(busybox, docker_client, tmp_path):
         assert not [t for t in threading.enumerate() if t.name.startswith("dockerviz-stats")]
         df = mon.samples
         assert list(df.columns) == [
-            "container", "time", "cpu_percent", "mem_bytes", "mem_limit_bytes", "mem_percent",
+            "container", "engine", "time", "cpu_percent", "mem_bytes", "mem_limit_bytes", "mem_percent",
             "net_rx_bytes", "net_tx_bytes", "blk_read_bytes", "blk_write_bytes", "pids",
         ]
         assert str(df["time"].dtype).startswith("datetime64")

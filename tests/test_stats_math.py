@@ -234,7 +234,7 @@ def test_recorded_usage_replays_without_a_daemon(run_offline):
     mon = run_offline(load_monitor, DATA / "usage_two_containers.json")
     assert mon.recorded and not mon.running
     df = mon.samples
-    assert list(df.columns) == list(stats.COLUMNS)
+    assert list(df.columns) == [stats.COLUMNS[0], "engine", *stats.COLUMNS[1:]]
     assert str(df["time"].dtype).startswith("datetime64") and str(df["time"].dt.tz) == "UTC"
     assert set(df.container) == {"busy-loop", "holds-64mib"}
     mem = df[df.container == "holds-64mib"]

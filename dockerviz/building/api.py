@@ -12,7 +12,7 @@ from .waiting import wait_for
 from ..humanize import in_kernel as _in_kernel
 
 def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, nocache=False, labels=None,
-          network_mode=None, builder="auto", wait=True):
+          network_mode=None, builder="auto", wait=True, engine=None):
     """Build an image and return a BuildResult; in a notebook, show the build live.
 
     context: the build context directory. dockerfile: a path (relative to the
@@ -20,12 +20,16 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
     name or a list of names. builder: "auto" (BuildKit when the daemon runs it
     without a session, else classic), "classic" or "buildkit". wait=False
     returns at once while the build goes on in the background; call
-    `result.wait()` to block and raise its error.
+    `result.wait()` to block and raise its error. engine: where to build (a
+    dockerviz.Engine, a docker.DockerClient or a host URL; default as the docker CLI picks).
 
     Raises BuildError (a DockervizError) when the build fails, with the failing
     step, its instruction, exit code and last log lines; interrupting the
     kernel cancels the build before the KeyboardInterrupt propagates.
     """
+    from ..engine import as_engine
+
+    eng = as_engine(engine)
     if builder not in BUILDERS:
         raise BuildError(f"builder must be one of {', '.join(map(repr, BUILDERS))}, not {builder!r}.")
     tags = _tags(tag)
@@ -41,7 +45,7 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
                          target=target, buildargs=buildargs)
     result.requested_builder = builder
     job = BuildJob(result, ctx, tags=tags, buildargs=buildargs, target=target, nocache=nocache, labels=labels,
-                   network_mode=network_mode, builder=builder)
+                   network_mode=network_mode, builder=builder, client_factory=lambda: eng.client(timeout=None))
     _show_live(result, wait)
     try:
         # Started inside the try: an interrupt that lands before the wait loop (the build thread

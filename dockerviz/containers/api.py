@@ -10,27 +10,33 @@ from .monitor import UsageMonitor, peak_and_mean, require_monitor
 __all__ = ["run", "container", "monitor", "usage_summary", "cleanup", "load_container", "load_monitor"]
 
 
-def run(image, command=None, **options) -> ContainerView:
-    """Create and start a container (docker-py `containers.run` options, always detached).
+def run(image, command=None, *, engine=None, **options) -> ContainerView:
+    """Create and start a container (docker-py `containers.run` options, always detached)
+    on `engine` (a dockerviz.Engine, docker.DockerClient or host URL; default: as the docker CLI picks).
 
     The container is labelled dockerviz.managed=1 and removed when the view is
     closed, at the end of a `with` block, or when the interpreter exits.
     """
-    return run_container(image, command, **options)
+    return run_container(image, command, engine=engine, **options)
 
 
-def container(id_or_name) -> ContainerView:
+def container(id_or_name, *, engine=None) -> ContainerView:
     """A view of an existing container (never removed by dockerviz on close)."""
-    return ContainerView(getattr(id_or_name, "id", id_or_name))
+    client = getattr(id_or_name, "client", None)
+    if engine is None and client is not None and hasattr(id_or_name, "id"):
+        engine = client  # a docker-py Container knows its engine
+    return ContainerView(getattr(id_or_name, "id", id_or_name), engine=engine)
 
 
-def monitor(containers, interval: float = 1.0, keep: int = 3600) -> UsageMonitor:
-    """Stream resource usage of one or several containers (ids, names, views or docker-py
-    objects). `interval`: seconds between kept samples (the daemon streams every 1 s,
-    Podman every 5 s); `keep`: samples kept per container."""
+def monitor(containers, interval: float = 1.0, keep: int = 3600, *, engine=None) -> UsageMonitor:
+    """Stream resource usage of one or several containers, on one or several engines, in one
+    figure and one `samples` DataFrame (with an `engine` column). Containers are ids or names
+    (on `engine`, default: as the docker CLI picks), ContainerViews and docker-py objects (on
+    their own engine) or (engine, id) pairs. `interval`: seconds between kept samples (the
+    daemon streams every 1 s, Podman every 5 s); `keep`: samples kept per container."""
     if isinstance(containers, (str, bytes)) or hasattr(containers, "id"):
         containers = [containers]
-    return UsageMonitor(list(containers), interval=interval, keep=keep)
+    return UsageMonitor(list(containers), interval=interval, keep=keep, engine=engine)
 
 
 def load_container(path) -> ContainerView:
@@ -43,11 +49,15 @@ def load_monitor(path) -> UsageMonitor:
     return UsageMonitor.load(path)
 
 
-def _container_facts(container_id: str) -> dict:
+def _container_facts(container_id: str, eng=None) -> dict:
     """Sizes and number of changed files of a container, {} if the daemon no longer has it."""
-    client = engine.client(timeout=SLOW_TIMEOUT)
+    eng = engine.as_engine(eng)
     try:
-        with engine.translated(container_id, kind="container"):
+        client = eng.client(timeout=SLOW_TIMEOUT)
+    except DockervizError:
+        return {}
+    try:
+        with engine.translated(container_id, kind="container", engine=eng):
             rows = client.api.containers(all=True, size=True, filters={"id": [container_id]})
             if not rows:
                 return {}
@@ -72,6 +82,7 @@ def _container_facts(container_id: str) -> dict:
 
 SUMMARY_COLUMNS = (
     "container",
+    "engine",
     "image",
     "image_size_bytes",
     "writable_bytes",
@@ -102,7 +113,7 @@ def usage_summary(monitor, *, sizes: bool = True):
     for c in mon.containers:
         facts = {k: c.get(k) for k in ("image_size", "size_rw", "files_changed")}
         if sizes and not mon.recorded:
-            facts.update(_container_facts(c["id"]))
+            facts.update(_container_facts(c["id"], mon.engine_of(c["name"])))
         mine = by_name.get(c["name"], [])
         cpu_peak, cpu_mean = peak_and_mean([r[2] for r in mine])
         mem_peak = max((r[3] for r in mine), default=None)
@@ -110,6 +121,7 @@ def usage_summary(monitor, *, sizes: bool = True):
         out.append(
             (
                 c["name"],
+                c.get("engine", ""),
                 c.get("image") or c.get("image_id", ""),
                 facts.get("image_size"),
                 facts.get("size_rw"),

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 
-from .. import engine
+from .. import engine as _engine
 from ..errors import ContainerNotFoundError, DaemonError, DockervizError
 from ..model.stats import parse_time
 
@@ -62,15 +62,15 @@ def managed_labels() -> dict[str, str]:
 
 # ---- the registry of containers this process created ----------------------------------
 
-_owned: set[str] = set()
+_owned: dict = {}  # container id -> the Engine it runs on
 _owned_lock = threading.Lock()
 _atexit_registered = False
 
 
-def _register(container_id: str) -> None:
+def _register(container_id: str, engine) -> None:
     global _atexit_registered
     with _owned_lock:
-        _owned.add(container_id)
+        _owned[container_id] = engine
         if not _atexit_registered:
             atexit.register(_cleanup_at_exit)
             _atexit_registered = True
@@ -78,7 +78,7 @@ def _register(container_id: str) -> None:
 
 def _unregister(container_id: str) -> None:
     with _owned_lock:
-        _owned.discard(container_id)
+        _owned.pop(container_id, None)
 
 
 def owned_ids() -> list[str]:
@@ -86,17 +86,20 @@ def owned_ids() -> list[str]:
         return sorted(_owned)
 
 
-def cleanup(all_sessions: bool = False) -> list[str]:
-    """Remove (force) the containers this process created; with all_sessions, every
-    container labelled dockerviz.managed=1 on the daemon. Returns the removed ids."""
+def cleanup(all_sessions: bool = False, engine=None) -> list[str]:
+    """Remove (force) the containers this process created on `engine` (default: as the
+    docker CLI picks); with all_sessions, every container labelled dockerviz.managed=1
+    there. Returns the removed ids."""
     from docker.errors import NotFound
 
-    ids = set(owned_ids())
-    client = engine.client()
+    eng = _engine.as_engine(engine)
+    with _owned_lock:
+        ids = {cid for cid, e in _owned.items() if e == eng}
+    client = eng.client()
     removed = []
     try:
         if all_sessions:
-            with engine.translated("managed containers", kind="container"):
+            with _engine.translated("managed containers", kind="container", engine=eng):
                 for c in client.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"}):
                     ids.add(c["Id"])
         for cid in ids:
@@ -114,12 +117,13 @@ def cleanup(all_sessions: bool = False) -> list[str]:
 
 
 def _cleanup_at_exit() -> None:
-    if not owned_ids():
-        return
-    try:
-        cleanup()
-    except Exception:
-        pass
+    with _owned_lock:
+        engines = set(_owned.values())
+    for eng in engines:
+        try:
+            cleanup(engine=eng)
+        except Exception:
+            pass
 
 
 # ---- the view ----------------------------------------------------------------------------
@@ -133,7 +137,7 @@ class ContainerView:
     disabled). `owned` views (run()) remove their container on close().
     """
 
-    def __init__(self, container_id: str, *, owned: bool = False, client=None, _snapshot=None):
+    def __init__(self, container_id: str, *, owned: bool = False, client=None, engine=None, _snapshot=None):
         self._lock = threading.RLock()
         self._snapshot = _snapshot
         self.owned = owned
@@ -146,6 +150,7 @@ class ContainerView:
         self._diff = None
         self._layers = None
         if _snapshot is not None:
+            self.engine = None
             self._client = None
             self._info = _snapshot.get("inspect") or {}
             self._sizes = _snapshot.get("sizes")
@@ -154,13 +159,14 @@ class ContainerView:
             self._removed = False
             self.id = self._info.get("Id", container_id)
             return
-        self._client = client if client is not None else engine.client()
+        self.engine = _engine.as_engine(engine if engine is not None else client)
+        self._client = client if client is not None else self.engine.client()
         self._removed = False
-        with engine.translated(container_id, kind="container"):
+        with _engine.translated(container_id, kind="container", engine=self.engine):
             self._info = self._client.api.inspect_container(container_id)
         self.id = self._info["Id"]
         if owned:
-            _register(self.id)
+            _register(self.id, self.engine)
 
     # ---- what the daemon says -------------------------------------------------------------
 
@@ -236,7 +242,7 @@ class ContainerView:
             return self
         with self._lock:
             try:
-                with engine.translated(self.id, kind="container"):
+                with _engine.translated(self.id, kind="container", engine=self.engine):
                     self._info = self._client.api.inspect_container(self.id)
             except ContainerNotFoundError:
                 self._mark_removed()
@@ -263,7 +269,7 @@ class ContainerView:
             raise DockervizError(f"{self.name!r} is a recorded snapshot: it cannot be {action}ed.")
         with self._lock:
             try:
-                with engine.translated(self.name, kind="container"):
+                with _engine.translated(self.name, kind="container", engine=self.engine):
                     fn()
                 self.last_error = None
             except DockervizError as exc:
@@ -299,9 +305,9 @@ class ContainerView:
         """Block until the container stops; its exit code."""
         if self.recorded or self._removed:
             return self.exit_code
-        client = engine.client(timeout=timeout)
+        client = self.engine.client(timeout=timeout)
         try:
-            with engine.translated(self.name, kind="container"):
+            with _engine.translated(self.name, kind="container", engine=self.engine):
                 result = client.api.wait(self.id)
         finally:
             client.close()
@@ -314,7 +320,7 @@ class ContainerView:
     def _slow_client(self):
         """A client without the short read timeout: sizes and diffs of a big writable
         layer can take the daemon longer than a connect timeout."""
-        client = engine.client(timeout=SLOW_TIMEOUT)
+        client = self.engine.client(timeout=SLOW_TIMEOUT)
         try:
             yield client
         finally:
@@ -327,7 +333,7 @@ class ContainerView:
             return dict(self._sizes)
         if self._removed:
             raise DockervizError(f"Container {self.name!r} was removed: its sizes are gone with it.")
-        with self._slow_client() as client, engine.translated(self.name, kind="container"):
+        with self._slow_client() as client, _engine.translated(self.name, kind="container", engine=self.engine):
             rows = client.api.containers(all=True, size=True, filters={"id": [self.id]})
             image = client.api.inspect_image(self.image_id)
         row = next((r for r in rows if r.get("Id") == self.id), None)
@@ -347,7 +353,7 @@ class ContainerView:
             return list(self._diff)
         if self._removed:
             raise DockervizError(f"Container {self.name!r} was removed: its changes are gone with it.")
-        with self._slow_client() as client, engine.translated(self.name, kind="container"):
+        with self._slow_client() as client, _engine.translated(self.name, kind="container", engine=self.engine):
             raw = client.api.diff(self.id) or []
         self._diff = sorted(
             ({"path": d.get("Path", ""), "kind": DIFF_KINDS.get(d.get("Kind"), str(d.get("Kind")))} for d in raw),
@@ -359,7 +365,7 @@ class ContainerView:
         """The image's layers, oldest first: [{"id", "created_by", "size", "tags"}]."""
         if self._layers is not None:
             return list(self._layers)
-        with engine.translated(self.image, kind="image"):
+        with _engine.translated(self.image, kind="image", engine=self.engine):
             history = self._client.api.history(self.image_id)
         self._layers = [
             {
@@ -376,7 +382,7 @@ class ContainerView:
         if self.recorded:
             return list((self._snapshot.get("image") or {}).get("tags") or [])
         try:
-            with engine.translated(self.image, kind="image"):
+            with _engine.translated(self.image, kind="image", engine=self.engine):
                 return list(self._client.api.inspect_image(self.image_id).get("RepoTags") or [])
         except DockervizError:
             return []
@@ -426,7 +432,7 @@ class ContainerView:
 
     def _listen(self, since: int) -> None:
         try:
-            client = engine.client(timeout=None)
+            client = self.engine.client(timeout=None)
         except DockervizError:
             return
         try:
@@ -552,16 +558,17 @@ def _ensure_labels(options: dict) -> dict:
     return options
 
 
-def run_container(image, command=None, **options) -> ContainerView:
+def run_container(image, command=None, engine=None, **options) -> ContainerView:
     """docker-py containers.run(image, command, detach=True, **options) as a ContainerView."""
     options = _ensure_labels(dict(options))
     options["detach"] = True
-    client = engine.client()
-    with engine.translated(str(image), kind="image"):
+    eng = _engine.as_engine(engine)
+    client = eng.client()
+    with _engine.translated(str(image), kind="image", engine=eng):
         container = client.containers.run(image, command, **options)
-    _register(container.id)
+    _register(container.id, eng)
     try:
-        return ContainerView(container.id, owned=True, client=client)
+        return ContainerView(container.id, owned=True, client=client, engine=eng)
     except Exception:
         try:
             client.api.remove_container(container.id, force=True)

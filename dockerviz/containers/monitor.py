@@ -12,16 +12,18 @@ import math
 
 from ..errors import DockervizError
 from ..model.stats import COLUMNS
-from .sampler import StatsSampler
+from .fleet import FleetSampler
 
 __all__ = ["UsageMonitor", "samples_frame"]
 
 
-def samples_frame(rows):
-    """A DataFrame with the COLUMNS, time as UTC datetimes."""
+def samples_frame(rows, engine_of=None):
+    """A DataFrame with the COLUMNS, time as UTC datetimes, and the engine of each
+    container (`engine_of`: shown container name -> engine name) after `container`."""
     import pandas as pd
 
     df = pd.DataFrame.from_records(list(rows), columns=list(COLUMNS))
+    df.insert(1, "engine", df["container"].map(lambda c: (engine_of or {}).get(c, "")).astype(str))
     df["time"] = pd.to_datetime(df["time"].astype("float64"), unit="s", utc=True)
     for c in ("cpu_percent", "mem_percent"):
         df[c] = df[c].astype("float64")
@@ -39,7 +41,8 @@ class UsageMonitor:
     all its containers have exited. Recorded: UsageMonitor.load(path).
     """
 
-    def __init__(self, containers=None, *, interval: float = 1.0, keep: int = 3600, client=None, _recorded=None):
+    def __init__(self, containers=None, *, interval: float = 1.0, keep: int = 3600, client=None, engine=None,
+                 _recorded=None):
         self._recorded = _recorded
         self._widget = None
         if _recorded is not None:
@@ -52,9 +55,11 @@ class UsageMonitor:
         self.keep = int(keep)
         if isinstance(containers, (str, bytes)) or hasattr(containers, "id"):
             containers = [containers]
-        self.sampler = StatsSampler(containers or [], interval=interval, keep=keep, client=client)
+        self.sampler = FleetSampler(containers or [], interval=interval, keep=keep, engine=engine, client=client)
+        self._engines = {t.name: eng for eng, s in self.sampler.samplers for t in s.targets}
         self._containers = [
-            {"id": t.id, "name": t.name, "image": t.image, "image_id": t.image_id}
+            {"id": t.id, "name": t.name, "image": t.image, "image_id": t.image_id,
+             "engine": self.sampler.engine_of[t.name]}
             for t in self.sampler.targets
         ]
         self.sampler.start()
@@ -81,8 +86,13 @@ class UsageMonitor:
 
     @property
     def samples(self):
-        """A pandas DataFrame, one row per kept sample (see model.stats.COLUMNS)."""
-        return samples_frame(self.rows())
+        """A pandas DataFrame, one row per kept sample (see model.stats.COLUMNS), with the
+        name of each container's engine in `engine`."""
+        return samples_frame(self.rows(), {c["name"]: c.get("engine", "") for c in self._containers})
+
+    def engine_of(self, container_name: str):
+        """The Engine a (shown) container name runs on; None for recorded monitors."""
+        return getattr(self, "_engines", {}).get(container_name)
 
     def errors(self) -> dict[str, str]:
         if self.sampler is None:
@@ -121,7 +131,7 @@ class UsageMonitor:
             from .api import _container_facts
 
             for c in containers:
-                c.update(_container_facts(c["id"]))
+                c.update(_container_facts(c["id"], self.engine_of(c["name"])))
         return save_json(path, usage_document(containers, self.rows(), interval=self.interval, keep=self.keep))
 
     @classmethod

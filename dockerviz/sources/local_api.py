@@ -26,15 +26,16 @@ class LocalUnavailable(Exception):
 
 def local_socket() -> str | None:
     """The unix socket of the daemon docker-py would talk to, when it is one on this machine."""
-    host = os.environ.get("DOCKER_HOST", "").strip()
-    if not host:
-        if os.environ.get("DOCKER_CONTEXT", "").strip() not in ("", "default"):
-            return None
-        path = DEFAULT_SOCKET
-    elif host.startswith("unix://"):
-        path = host[len("unix://"):]
-    else:
+    from ..contexts import from_environment
+    from ..errors import DockervizError
+
+    try:
+        host = from_environment().host  # DOCKER_HOST, DOCKER_CONTEXT or `docker context use`
+    except DockervizError:
+        return None  # docker-py's path words the unknown context for people
+    if not host.startswith("unix://"):
         return None
+    path = host[len("unix://"):]
     try:
         return path if stat.S_ISSOCK(os.stat(path).st_mode) else None
     except OSError:

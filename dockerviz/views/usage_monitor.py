@@ -25,8 +25,16 @@ def _series(rows):
     return by
 
 
-def render_png(rows, names=None, *, width=9.0, height=4.0, dpi=80) -> bytes:
-    """CPU % and memory (with each container's limit, dashed) against time."""
+def _label(name, engines) -> str:
+    """The legend label: with the engine when the monitor spans several."""
+    if engines and len(set(engines.values())) > 1 and engines.get(name) and not name.endswith("@" + engines[name]):
+        return f"{name} @ {engines[name]}"
+    return name
+
+
+def render_png(rows, names=None, *, width=9.0, height=4.0, dpi=80, engines=None) -> bytes:
+    """CPU % and memory (with each container's limit, dashed) against time; `engines`
+    (container -> engine name) labels each line with its engine when there are several."""
     from matplotlib.figure import Figure
 
     by = _series(rows)
@@ -39,8 +47,9 @@ def render_png(rows, names=None, *, width=9.0, height=4.0, dpi=80) -> bytes:
         pts = by[name]
         t = [r[1] - t0 for r in pts]
         colour = f"C{i % 10}"
-        ax_cpu.plot(t, [r[2] for r in pts], color=colour, label=name, linewidth=1.4)
-        ax_mem.plot(t, [r[3] / 2**20 for r in pts], color=colour, label=name, linewidth=1.4)
+        label = _label(name, engines)
+        ax_cpu.plot(t, [r[2] for r in pts], color=colour, label=label, linewidth=1.4)
+        ax_mem.plot(t, [r[3] / 2**20 for r in pts], color=colour, label=label, linewidth=1.4)
         limit = pts[-1][4]
         top = max(r[3] for r in pts)
         # a limit far above the usage (no limit set: the host's memory) would flatten the plot
@@ -69,10 +78,11 @@ def _pct(v) -> str:
     return f"{v:.1f} %"
 
 
-def latest_table_html(rows, names=None) -> str:
+def latest_table_html(rows, names=None, engines=None) -> str:
     by = _series(rows)
     names = [n for n in (names or sorted(by))]
-    head = ("container", "CPU", "memory", "limit", "mem %", "net rx / tx", "block read / write", "pids")
+    several = bool(engines) and len(set(engines.values())) > 1
+    head = ("container", *(("engine",) if several else ()), "CPU", "memory", "limit", "mem %", "net rx / tx", "block read / write", "pids")
     out = [
         f'<table class="dockerviz-usage-table" style="border-collapse:collapse;color:{FG};font-size:0.9em">',
         "<tr>" + "".join(f'<th style="text-align:left;padding:2px 8px;border-bottom:1px solid {BORDER}">{h}</th>' for h in head) + "</tr>",
@@ -80,11 +90,13 @@ def latest_table_html(rows, names=None) -> str:
     for name in names:
         pts = by.get(name)
         if not pts:
-            out.append(f'<tr><td style="padding:2px 8px">{esc(name)}</td><td colspan="7" style="color:{FG_MUTED}">no sample yet</td></tr>')
+            span = 8 if several else 7
+            out.append(f'<tr><td style="padding:2px 8px">{esc(name)}</td><td colspan="{span}" '
+                       f'style="color:{FG_MUTED}">no sample yet</td></tr>')
             continue
         r = pts[-1]
         cells = (
-            esc(name), _pct(r[2]), esc(fmt_bytes(r[3])), esc(fmt_bytes(r[4])), _pct(r[5]),
+            esc(name), *((esc(engines.get(name, "")),) if several else ()), _pct(r[2]), esc(fmt_bytes(r[3])), esc(fmt_bytes(r[4])), _pct(r[5]),
             f"{esc(fmt_bytes(r[6]))} / {esc(fmt_bytes(r[7]))}",
             f"{esc(fmt_bytes(r[8]))} / {esc(fmt_bytes(r[9]))}", esc(r[10]),
         )
@@ -121,6 +133,9 @@ class UsageMonitorWidget(w.VBox):
     def _names(self):
         return [c["name"] for c in self.monitor.containers]
 
+    def _engines(self):
+        return {c["name"]: c.get("engine", "") for c in self.monitor.containers}
+
     def refresh(self) -> None:
         mon = self.monitor
         rows = mon.rows()
@@ -133,15 +148,18 @@ class UsageMonitorWidget(w.VBox):
             state = "stopped"
         errors = mon.errors()
         err = "".join(f"<br>{esc(k)}: {esc(v)}" for k, v in errors.items())
+        engines = self._engines()
+        on = len(set(engines.values()))
+        where = f" on {on} engines" if on > 1 else ""
         self.status.value = (
-            f'<span style="color:{FG}">{esc(len(self._names()))} containers &middot; {len(rows)} samples &middot; {state}</span>'
+            f'<span style="color:{FG}">{esc(len(self._names()))} containers{esc(where)} &middot; {len(rows)} samples &middot; {state}</span>'
             f'<span style="color:{FG_MUTED}">{err}</span>'
         )
         self.stop_button.disabled = not mon.running
         if version != self._drawn_version and rows:
-            self.plot.value = render_png(rows, self._names())
+            self.plot.value = render_png(rows, self._names(), engines=engines)
             self._drawn_version = version
-        self.table.value = latest_table_html(rows, self._names())
+        self.table.value = latest_table_html(rows, self._names(), engines)
 
     def _tick(self) -> None:
         period = max(1.0, self.monitor.interval)

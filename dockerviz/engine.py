@@ -236,10 +236,25 @@ class Engine:
                 # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's CA file:
                 # the engine's own ca.pem must win (the docker CLI ignores those variables)
                 c.api.trust_env = False
-            c.api._version = negotiate(_docker_py_fetch(c.api))
+            answers: list = []
+            fetch = _docker_py_fetch(c.api)
+
+            def recording(path):
+                answers.append(fetch(path))
+                return answers[-1]
+
+            try:
+                c.api._version = negotiate(recording)
+            except DockervizError:
+                if any(b"HTTPS server" in body for _, _, body in answers):  # plain HTTP to a TLS port
+                    raise self.connect_error(DaemonError("Client sent an HTTP request to an HTTPS server")) from None
+                raise
             c.api.timeout = timeout
             return c
         except DockervizError:
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    c.close()
             raise
         except Exception as exc:  # docker-py, requests, urllib3, ssl and paramiko errors
             if c is not None:

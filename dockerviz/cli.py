@@ -74,6 +74,8 @@ def _analyze(args) -> int:
         sys.stderr.write(f"dockerviz: {img.chosen}\n")
     if args.json:
         data = img.to_dive_json(file_lists=args.file_lists)
+        if args.packages:
+            data["packages"] = _package_json(img)
         text = json.dumps(data, indent=2)
         if args.json == "-":
             sys.stdout.write(text + "\n")
@@ -83,6 +85,8 @@ def _analyze(args) -> int:
     if not args.json or args.json != "-":
         if not args.ci or not args.json:
             _print_report(img, sys.stdout)
+            if args.packages:
+                _print_packages(img, sys.stdout)
     if args.ci:
         from .model.ci_rules import evaluate
 
@@ -136,6 +140,39 @@ def add_limit_option(parser) -> None:
                              "(see the README's 'Limits'); repeatable")
 
 
+def _package_json(img) -> dict:
+    from .model.packages import CHANGE_COLUMNS, PACKAGE_COLUMNS
+
+    return {"complete": img.packages_known,
+            "packages": [dict(zip(PACKAGE_COLUMNS, r)) for r in img.package_rows()],
+            "layers": [{"layer": i, "changes": [dict(zip(CHANGE_COLUMNS, r)) for r in img.package_change_rows(i)]}
+                       for i in range(len(img.contents))]}
+
+
+def _print_packages(img, out) -> None:
+    rows = img.package_rows()
+    by_manager: dict = {}
+    for r in rows:
+        by_manager[r[0]] = by_manager.get(r[0], 0) + 1
+    counts = ", ".join(f"{n} {m}" for m, n in sorted(by_manager.items())) or "none found"
+    out.write(f"\nPackages: {counts}" + ("" if img.packages_known else
+                                          " (some layers were read without their package databases)") + "\n")
+    out.write(f"  {'manager':<7} {'name':<32} {'version':<28} {'installed':>9} {'changed':>7}  location\n")
+    for manager, name, version, loc, installed, changed, _size in rows:
+        out.write(f"  {manager:<7} {name[:32]:<32} {version[:28]:<28} {installed:>9} {changed:>7}  {loc}\n")
+
+
+def _cat(args) -> int:
+    from .analysis import analyze
+
+    img = analyze(args.source, path=args.path, cache=False if args.no_cache else None,
+                  progress=None if args.quiet else _StderrProgress())
+    data = img.read(args.file, args.layer, max_bytes=args.max_bytes)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    return 0
+
+
 def _first(*values):
     return next((v for v in values if v is not None), None)
 
@@ -179,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force how layers are read: auto (default: the fastest that works), tar-split, "
                         "overlay2-diff, save-stream, archive, oci-layout")
     a.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
+    a.add_argument("--packages", action="store_true",
+                   help="list the packages (dpkg, apk, Python, npm) with the layers that installed and last "
+                        "changed them; in --json, a 'packages' key")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a.add_argument("--image", metavar="REF",
                    help="in an archive or layout holding several images: the tag, ref name or digest to read "
@@ -193,6 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("source", help="archive path, OCI layout directory or image reference")
     i.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     i.set_defaults(func=_images)
+    from .model.contents import READ_CAP
+
+    c = sub.add_parser("cat", help="write one file of an image to stdout",
+                       description="Reads the file in place (nothing is extracted) as it is in the final "
+                                   "filesystem, or after layer N with --layer N.")
+    c.add_argument("source", help="image reference, archive path or OCI layout directory")
+    c.add_argument("file", metavar="PATH", help="the path inside the image, e.g. /etc/os-release")
+    c.add_argument("--layer", type=int, default=None, help="the file as it is after layer N (0 = base; -1 = top)")
+    c.add_argument("--max-bytes", type=int, default=READ_CAP, help=f"refuse larger files (default {READ_CAP})")
+    c.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
+    c.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    c.set_defaults(func=_cat)
 
     from .cli_diff import register as register_diff
     from .tour import register as register_tour

@@ -15,6 +15,7 @@ import sys
 from .humanize import fmt_bytes
 
 KINDS = ("layer", "file", "config")
+PACKAGE_KINDS = ("apt", "dpkg", "pip", "python", "npm", "apk")  # container-diff's analyser names, and ours
 TEXT_ROWS = 40  # file rows printed in the text report (all of them go to --json)
 _MARK = {"added": "+", "removed": "-", "changed": "~", "rewritten": "~", "same": "=", "shared": "=",
          "only in A": "A", "only in B": "B"}
@@ -27,7 +28,10 @@ def register(sub) -> None:
     d.add_argument("a", help="the older image")
     d.add_argument("b", help="the newer image")
     d.add_argument("--type", default="layer,file,config",
-                   help="what to compare, comma-separated: layer, file, config (default: all three)")
+                   help="what to compare, comma-separated: layer, file, config, and packages by manager: "
+                        "apt, pip, npm, apk (default: layer,file,config)")
+    d.add_argument("--file", metavar="PATH", help="only this path: a unified diff of its contents (or what else "
+                                                  "changed: mode, owner, link)")
     d.add_argument("--json", metavar="FILE", help="write every row as JSON; '-' = stdout")
     d.add_argument("--show-secrets", action="store_true",
                    help="show values of Env variables and labels whose names look secret (masked by default)")
@@ -44,9 +48,9 @@ def _kinds(text: str) -> list[str]:
     from .errors import DockervizError
 
     kinds = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
+    unknown = [k for k in kinds if k not in KINDS and k not in PACKAGE_KINDS]
     if unknown or not kinds:
-        raise DockervizError(f"--type takes {', '.join(KINDS)} (comma-separated), not {text!r}.")
+        raise DockervizError(f"--type takes {', '.join(KINDS + PACKAGE_KINDS)} (comma-separated), not {text!r}.")
     return kinds
 
 
@@ -56,6 +60,7 @@ def run(args) -> int:
     from .analysis import analyze
     from .cli import _StderrProgress, limit_options
     from .model.diff import CONFIG_DIFF_COLUMNS, FILE_DIFF_COLUMNS, compare_images
+    from .model.packages import DIFF_COLUMNS, TYPE_NAMES
 
     gc.disable()  # a short-lived process building acyclic data
     kinds = _kinds(args.type)
@@ -64,6 +69,8 @@ def run(args) -> int:
                       limits=limit_options(args))
               for src in (args.a, args.b)]
     cmp = compare_images(*images, show_secrets=args.show_secrets)
+    if args.file:
+        return _file(cmp, args)
     summary = cmp.summary()
     data = {"a": {"name": images[0].name, "id": images[0].id, "source": images[0].source},
             "b": {"name": images[1].name, "id": images[1].id, "source": images[1].source},
@@ -75,14 +82,38 @@ def run(args) -> int:
     if "config" in kinds:
         data["config"] = [dict(zip(CONFIG_DIFF_COLUMNS, (r[c] for c in CONFIG_DIFF_COLUMNS)))
                           for r in cmp.config_rows() if r["change"] != "same"]
+    managers = {TYPE_NAMES[k] for k in kinds if k in PACKAGE_KINDS}
+    if managers:
+        data["packages"] = [dict(zip(DIFF_COLUMNS, r)) for r in cmp.package_rows(managers)]
     if args.json:
-        text = json.dumps(data, indent=2)
+        _write_json(data, args.json)
         if args.json == "-":
-            sys.stdout.write(text + "\n")
             return 0
-        with open(args.json, "w", encoding="utf-8") as f:
-            f.write(text)
     _print(data, sys.stdout)
+    return 0
+
+
+def _write_json(data, target: str) -> None:
+    text = json.dumps(data, indent=2)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+        return
+    with open(target, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _file(cmp, args) -> int:
+    d = cmp.file_diff(args.file)
+    if args.json:
+        _write_json({"a": cmp.a.name, "b": cmp.b.name, "file": d.to_dict()}, args.json)
+        if args.json == "-":
+            return 0
+    out = sys.stdout
+    out.write(f"{d.path}: {d.change}\n")
+    for name, old, new in d.attributes:
+        out.write(f"  {name}: {old} -> {new}\n")
+    if d.diff:
+        out.write(d.diff)
     return 0
 
 
@@ -117,6 +148,14 @@ def _print(data: dict, out) -> None:
             out.write(f"  {_MARK.get(r['change'], '?')} {r['path']}  {size}{what}\n")
         if len(files) > TEXT_ROWS:
             out.write(f"  ... {len(files) - TEXT_ROWS} more (all of them with --json)\n")
+    if "packages" in data:
+        rows = data["packages"]
+        out.write(f"\nPackages: {len(rows)} differences\n")
+        mark = {"added": "+", "removed": "-", "upgraded": "^", "downgraded": "v", "changed": "~"}
+        for r in rows:
+            where = f"  ({r['location']})" if r["location"] else ""
+            out.write(f"  {mark.get(r['change'], '?')} {r['manager']:<6} {r['name']}  "
+                      f"{r['version_a'] or '-'} -> {r['version_b'] or '-'}  {r['change']}{where}\n")
     if "config" in data:
         rows = data["config"]
         out.write(f"\nConfig: {len(rows)} differences\n")

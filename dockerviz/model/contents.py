@@ -61,14 +61,16 @@ def magic_type(data: bytes) -> str:
 
 
 def is_text(data: bytes) -> bool:
-    """UTF-8 (or 7-bit) text without NUL bytes; a cut multi-byte character at the end is allowed."""
+    """Text: no NUL byte, and mostly valid UTF-8 (a few invalid bytes are shown replaced, as editors do)."""
     if b"\x00" in data:
         return False
     try:
         data.decode("utf-8")
         return True
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(data) - 3 and exc.reason in ("unexpected end of data",)
+    except UnicodeDecodeError:
+        pass
+    bad = data.decode("utf-8", "replace").count("\ufffd") - data.count("\ufffd".encode())
+    return bad <= 8 + len(data) // 100
 
 
 def hex_preview(data: bytes, limit: int = HEX_BYTES) -> str:

@@ -271,6 +271,45 @@ class ImageComparison:
             df[col] = df[col].astype(object).where(df[col].notna(), None)
         return df
 
+    # -- packages and file contents ------------------------------------------
+    def package_rows(self, managers=None) -> list[tuple]:
+        """(manager, name, location, change, version_a, version_b, size_a, size_b) for every package
+        added, removed, upgraded or downgraded from A to B (versions ordered by each manager's rules)."""
+        from . import packages as P
+
+        before = self.a.package_states[-1] if self.a.package_states else {}
+        after = self.b.package_states[-1] if self.b.package_states else {}
+        rows = []
+        for (manager, loc, name), change, old, new in P.changes_between(before, after):
+            if managers and manager not in managers:
+                continue
+            size_a = old[1] if old and old[1] >= 0 else None
+            size_b = new[1] if new and new[1] >= 0 else None
+            rows.append((manager, name, loc, change, old[0] if old else None, new[0] if new else None, size_a, size_b))
+        return rows
+
+    @cached_property
+    def packages(self):
+        """container-diff's package answer: added / removed / upgraded / downgraded, per manager."""
+        import pandas as pd
+
+        from .packages import DIFF_COLUMNS
+
+        df = pd.DataFrame(self.package_rows(), columns=DIFF_COLUMNS)
+        for col in ("size_a", "size_b"):
+            df[col] = df[col].astype("Int64")
+        return df
+
+    def file_diff(self, path):
+        """How `path` differs from A's final filesystem to B's: a unified diff, or what else changed."""
+        from . import contents as C
+
+        key = self.a._path_key(path)
+        old, old_data = self.a.diff_side(key, None)
+        new, new_data = self.b.diff_side(key, None)
+        return C.diff_of(key, old, old_data, new, new_data, old_label=f"a{E.display_path(key)} ({self.a.name})",
+                         new_label=f"b{E.display_path(key)} ({self.b.name})")
+
     # -- numbers ----------------------------------------------------------
     def summary(self) -> dict:
         rows = self.layer_rows()

@@ -317,7 +317,7 @@ class Image:
                     entry = E.Entry(entry.path, E.FILE, target.size, entry.mode, entry.uid, entry.gid, "")
         return C.preview_of(key, k, entry, data)
 
-    def _diff_side(self, key: str, layer: int | None):
+    def diff_side(self, key: str, layer: int | None):
         found = self.locate(key, layer) if layer is None or layer >= 0 else None
         if found is None:
             return None, None
@@ -337,8 +337,8 @@ class Image:
         """How `layer` changed `path` against the layers below it: a unified diff, or what else changed."""
         idx = self._layer_index(layer)
         key = self._path_key(path)
-        old, old_data = self._diff_side(key, idx - 1)
-        new, new_data = self._diff_side(key, idx)
+        old, old_data = self.diff_side(key, idx - 1)
+        new, new_data = self.diff_side(key, idx)
         d = C.diff_of(key, old, old_data, new, new_data, old_label=f"a{E.display_path(key)} (layer {idx - 1})",
                       new_label=f"b{E.display_path(key)} (layer {idx})")
         found = self.locate(key, idx)

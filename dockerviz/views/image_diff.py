@@ -22,9 +22,9 @@ class ImageDiff:
     State: `change_filter` ("all", "added", "removed", "changed", "rewritten"),
     `path_filter`, `sort` ("path" or "delta": largest size change first),
     `page`, `show_unchanged` (config rows that are the same). `swap()`
-    exchanges A and B. Data: `comparison`, `files`, `layers`, `config`
-    (DataFrames of the whole comparison), `filtered_files` (what the file
-    table shows, all pages).
+    exchanges A and B. Data: `comparison`, `files`, `layers`, `config`,
+    `packages` (DataFrames of the whole comparison), `filtered_files` (what
+    the file table shows, all pages), `file_diff(path)`.
     """
 
     def __init__(self, a, b, *, show_secrets: bool = False, change_filter: str = "all", path_filter: str = "",
@@ -101,6 +101,14 @@ class ImageDiff:
     @property
     def config(self):
         return self.comparison.config
+
+    @property
+    def packages(self):
+        return self.comparison.packages
+
+    def file_diff(self, path):
+        """A FileDiff of `path` from A to B (dockerviz.FileDiff: a unified diff, or what else changed)."""
+        return self.comparison.file_diff(path)
 
     def summary(self) -> dict:
         return self.comparison.summary()

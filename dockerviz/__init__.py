@@ -10,8 +10,6 @@ loads only what it needs.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from .errors import (
     ArchiveError,
     BuildError,
@@ -61,6 +59,8 @@ def __getattr__(name):
         module, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'dockerviz' has no attribute {name!r}") from None
+    from importlib import import_module
+
     value = getattr(import_module(module), attr)
     globals()[name] = value
     return value

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Callable
 
 from . import engine as _engine
 from .model.gc_pause import gc_paused
@@ -13,6 +12,10 @@ from .model.image import Image
 from .model.jsondoc import check_config
 from .parallel import read_layers
 from .sources import open_source
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 class Progress:

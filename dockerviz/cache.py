@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import zlib
 from array import array
 from operator import attrgetter
@@ -242,6 +241,8 @@ class LayerCache:
         folder = os.path.dirname(path)
         try:
             os.makedirs(folder, exist_ok=True)
+            import tempfile  # only when writing: a warm run never needs it
+
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         except OSError:
             self._usable = False  # a read-only home: analyse without caching

@@ -12,6 +12,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import sys
 
 PARALLEL_MIN_COST = 400_000  # tar-split bytes (~ 500 entries) before a second process pays off
 
@@ -23,17 +24,16 @@ def _cost(ref) -> int:
 
 
 def can_fork(refs) -> bool:
-    import threading
-
     if len(refs) < 2 or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
         return False
-    if threading.active_count() > 1:  # forking a threaded process (a kernel) is not safe
+    if sum(_cost(r) for r in refs) < PARALLEL_MIN_COST:
+        return False  # cheapest test first: small images never import threading or read the load
+    threading = sys.modules.get("threading")  # never imported: no thread was started through it
+    if threading is not None and threading.active_count() > 1:  # forking a threaded process (a kernel) is unsafe
         return False
     if not _idle_core():
         return False  # a second process would only compete with the first
-    if any(r.reader is not None and not getattr(r.reader, "fork_safe", False) for r in refs):
-        return False  # e.g. a reader that would start `docker save`
-    return sum(_cost(r) for r in refs) >= PARALLEL_MIN_COST
+    return not any(r.reader is not None and not getattr(r.reader, "fork_safe", False) for r in refs)
 
 
 def _idle_core() -> bool:

@@ -201,7 +201,7 @@ def test_save_stream_through_docker_py_equals_local_socket(test_images, monkeypa
     def unusual(*a, **k):
         raise streaming.Unusual("test: a member the stream parse does not handle")
 
-    monkeypatch.setattr(daemon, "record_from_stream", unusual)
+    monkeypatch.setattr(streaming, "record_from_stream", unusual)  # daemon imports it when it saves
     monkeypatch.setattr(daemon.DaemonSource, "_save_spooled", spool)
     via_spool = dockerviz.analyze(tag, path="save-stream", cache=False)
     assert spooled and _facts(via_spool) == _facts(via_socket)

@@ -9,11 +9,14 @@ refused while it inflates, not after.
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
 
 from ..errors import ArchiveError, DockervizError
 from . import limits as _limits
 from .tarheaders import ByteStream
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

@@ -12,10 +12,10 @@ gates written for dive keep working); `merge` holds the exact accounting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from . import entries as E
 from .layer import LayerContent
+from .record import Record
 
 
 class _Node:
@@ -105,21 +105,27 @@ def _subtree_size(node: _Node) -> int:
     return total
 
 
-@dataclass
-class InefficientPath:
-    path: str  # '/'-rooted, as dive prints it
-    count: int
-    size: int
+class InefficientPath(Record):
+    __slots__ = _fields = ("path", "count", "size")
+
+    def __init__(self, path: str, count: int, size: int):
+        self.path = path  # '/'-rooted, as dive prints it
+        self.count = count
+        self.size = size
 
 
-@dataclass
-class DiveAccounting:
-    efficiency: float
-    inefficient_bytes: int
-    inefficient: list  # InefficientPath, largest first
-    layer_sizes: list  # dive's per-layer sizeBytes
-    size_bytes: int
-    user_size_bytes: int
+class DiveAccounting(Record):
+    __slots__ = _fields = ("efficiency", "inefficient_bytes", "inefficient", "layer_sizes", "size_bytes",
+                           "user_size_bytes")
+
+    def __init__(self, efficiency: float, inefficient_bytes: int, inefficient: list, layer_sizes: list,
+                 size_bytes: int, user_size_bytes: int):
+        self.efficiency = efficiency
+        self.inefficient_bytes = inefficient_bytes
+        self.inefficient = inefficient  # InefficientPath, largest first
+        self.layer_sizes = layer_sizes  # dive's per-layer sizeBytes
+        self.size_bytes = size_bytes
+        self.user_size_bytes = user_size_bytes
 
     @property
     def wasted_user_percent(self) -> float:

@@ -6,7 +6,6 @@ pandas is imported only then, so the command line's JSON path stays light.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 from . import contents as C
@@ -16,6 +15,7 @@ from .dive_accounting import DiveAccounting, dive_accounting, dive_command
 from .gc_pause import gc_paused
 from .layer import LayerContent
 from .merge import MergeResult, merge
+from .record import Record
 
 LAYER_COLUMNS = [
     "step", "layer", "empty", "created_by", "created", "comment", "diff_id", "layer_id",
@@ -27,16 +27,18 @@ CHANGE_COLUMNS = ["path", "type", "change", "size", "prev_size", "mode", "prev_m
 WASTE_COLUMNS = ["path", "size", "written_by", "hidden_by", "how"]
 
 
-@dataclass
-class Step:
+class Step(Record):
     """One entry of config.history, with the layer it made (None for empty steps)."""
 
-    index: int
-    created_by: str
-    created: str
-    comment: str
-    empty: bool
-    layer: int | None
+    __slots__ = _fields = ("index", "created_by", "created", "comment", "empty", "layer")
+
+    def __init__(self, index: int, created_by: str, created: str, comment: str, empty: bool, layer: int | None):
+        self.index = index
+        self.created_by = created_by
+        self.created = created
+        self.comment = comment
+        self.empty = empty
+        self.layer = layer
 
 
 def map_history(config: dict, n_layers: int) -> list[Step]:

@@ -6,18 +6,20 @@ the unit the cache stores under the layer's diff id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
-from typing import BinaryIO, Iterable
 
 from ..errors import ArchiveError, UnsafePathError
 from . import entries as E
 from . import tarheaders as th
+from .record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterable
 
 
-@dataclass
-class LayerContent:
+class LayerContent(Record):
     """The parsed content of one layer tar.
 
     entries       regular entries in tar order, last copy of a duplicated path kept
@@ -27,12 +29,16 @@ class LayerContent:
     packages      the package databases the layer writes, parsed (see model.packages)
     """
 
-    entries: list[E.Entry] = field(default_factory=list)
-    whiteouts: list[str] = field(default_factory=list)
-    opaque_dirs: list[str] = field(default_factory=list)
-    tar_bytes: int = 0
-    # package-database files kept while reading: {path: [(name, version, size)]}; None: not captured
-    packages: dict | None = None
+    _fields = ("entries", "whiteouts", "opaque_dirs", "tar_bytes", "packages")
+
+    def __init__(self, entries: list[E.Entry] | None = None, whiteouts: list[str] | None = None,
+                 opaque_dirs: list[str] | None = None, tar_bytes: int = 0, packages: dict | None = None):
+        self.entries = [] if entries is None else entries
+        self.whiteouts = [] if whiteouts is None else whiteouts
+        self.opaque_dirs = [] if opaque_dirs is None else opaque_dirs
+        self.tar_bytes = tar_bytes
+        # package-database files kept while reading: {path: [(name, version, size)]}; None: not captured
+        self.packages = packages
 
     @cached_property
     def disk_bytes(self) -> int:

@@ -11,10 +11,10 @@ layer that wrote it and the layer that hid it: that is the exact accounting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from . import entries as E
 from .layer import LayerContent
+from .record import Record
 
 # How a lower object came to be hidden.
 OVERWRITTEN = "overwritten"
@@ -87,15 +87,17 @@ class LayerChanges:
         return (self[i] for i in range(len(self._raw)))
 
 
-@dataclass
-class Hidden:
+class Hidden(Record):
     """Regular-file bytes a lower layer stored that the final filesystem cannot see."""
 
-    path: str
-    size: int
-    written_by: int
-    hidden_by: int
-    how: str
+    __slots__ = _fields = ("path", "size", "written_by", "hidden_by", "how")
+
+    def __init__(self, path: str, size: int, written_by: int, hidden_by: int, how: str):
+        self.path = path
+        self.size = size
+        self.written_by = written_by
+        self.hidden_by = hidden_by
+        self.how = how
 
 
 class FinalFS(Mapping):
@@ -135,25 +137,33 @@ class FinalFS(Mapping):
         return ((p, (layers[p], e)) for p, e in self.entries.items())
 
 
-@dataclass
-class MergeResult:
-    final: FinalFS  # path -> (layer index, Entry)
-    changes: LayerChanges  # changes[layer] -> list[Change]; changes.counts[layer] -> counts
-    hidden: list  # list[Hidden]
-    stored_file_bytes: int = 0
-    visible_file_bytes: int = 0
+class MergeResult(Record):
+    """final: path -> (layer index, Entry); changes[layer] -> list[Change], changes.counts[layer] -> counts;
+    hidden: list[Hidden]."""
+
+    __slots__ = _fields = ("final", "changes", "hidden", "stored_file_bytes", "visible_file_bytes")
+
+    def __init__(self, final: FinalFS, changes: LayerChanges, hidden: list, stored_file_bytes: int = 0,
+                 visible_file_bytes: int = 0):
+        self.final = final
+        self.changes = changes
+        self.hidden = hidden
+        self.stored_file_bytes = stored_file_bytes
+        self.visible_file_bytes = visible_file_bytes
 
     @property
     def reclaimable_bytes(self) -> int:
         return self.stored_file_bytes - self.visible_file_bytes
 
 
-@dataclass
 class _State:
-    fs: dict = field(default_factory=dict)  # path -> Entry
-    at: dict = field(default_factory=dict)  # path -> layer that wrote it
-    children: dict = field(default_factory=dict)  # dir path -> {child path: None}
-    hidden_at: dict = field(default_factory=dict)  # (layer, path) -> (hider, how)
+    __slots__ = ("fs", "at", "children", "hidden_at")
+
+    def __init__(self):
+        self.fs: dict = {}  # path -> Entry
+        self.at: dict = {}  # path -> layer that wrote it
+        self.children: dict = {}  # dir path -> {child path: None}
+        self.hidden_at: dict = {}  # (layer, path) -> (hider, how)
 
 
 def _unlink_child(state: _State, path: str) -> None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
-from typing import BinaryIO, Iterator
 
 from zlib import adler32
 
 from ..errors import ArchiveError
 from . import limits as _limits
+from .record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 BLOCK = 512
 
@@ -42,20 +45,24 @@ _ZERO_BLOCK = bytes(BLOCK)
 _META_TYPES = {GNU_LONGNAME, GNU_LONGLINK, PAX_HEADER, PAX_GLOBAL}
 
 
-@dataclass(slots=True)
-class TarHeader:
-    """One member of a tar stream, with every extension applied."""
+class TarHeader(Record):
+    """One member of a tar stream, with every extension applied. `offset`: where its data starts."""
 
-    name: bytes
-    typeflag: bytes
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    linkname: bytes
-    offset: int  # where the member's data starts in the stream
-    devmajor: int = 0
-    devminor: int = 0
+    __slots__ = _fields = ("name", "typeflag", "size", "mode", "uid", "gid", "linkname", "offset", "devmajor",
+                           "devminor")
+
+    def __init__(self, name: bytes, typeflag: bytes, size: int, mode: int, uid: int, gid: int, linkname: bytes,
+                 offset: int, devmajor: int = 0, devminor: int = 0):
+        self.name = name
+        self.typeflag = typeflag
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.linkname = linkname
+        self.offset = offset
+        self.devmajor = devmajor
+        self.devminor = devminor
 
     @property
     def data_blocks(self) -> int:

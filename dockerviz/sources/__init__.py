@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 
 from ..errors import SourceError
-from .archive import ArchiveSource
-from .base import ImageRecord, LayerRef
-from .daemon import DaemonSource
-from .oci_layout import OCILayoutSource
+
+# Each source is imported when one is opened: naming an archive loads no daemon code.
+_LAZY = {
+    "ArchiveSource": ".archive",
+    "DaemonSource": ".daemon",
+    "OCILayoutSource": ".oci_layout",
+    "ImageRecord": ".base",
+    "LayerRef": ".base",
+}
 
 # auto: tar-split, else overlay2-diff (local classic overlay2 store), else save-stream.
 PATHS = ("auto", "tar-split", "overlay2-diff", "save-stream", "archive", "oci-layout")
@@ -41,9 +46,13 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
         )
     if os.path.isdir(source):
         _check_path(path, "oci-layout", source)
+        from .oci_layout import OCILayoutSource
+
         return OCILayoutSource(source, want=image, platform=platform)
     if os.path.isfile(source):
         _check_path(path, "archive", source)
+        from .archive import ArchiveSource
+
         return ArchiveSource(source, want=image, platform=platform)
     if _looks_like_path(source):
         raise SourceError(
@@ -55,6 +64,8 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
     if image:
         raise SourceError(f"image={image!r} chooses among the images of an archive or OCI layout; {source!r} is "
                           "an image in the daemon already (pass platform= to check its platform).")
+    from .daemon import DaemonSource
+
     return DaemonSource(source, client=client, on_bytes=on_bytes, on_wait=on_wait, on_export_size=on_export_size,
                         path=path, cache=cache, platform=platform)
 
@@ -64,8 +75,12 @@ def list_images(source, *, client=None) -> list:
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if isinstance(source, str) and os.path.isdir(source):
+        from .oci_layout import OCILayoutSource
+
         return OCILayoutSource(source).candidates()
     if isinstance(source, str) and os.path.isfile(source):
+        from .archive import ArchiveSource
+
         src = ArchiveSource(source)
         try:
             return src.candidates()
@@ -77,6 +92,16 @@ def list_images(source, *, client=None) -> list:
 def _check_path(path: str, only: str, source: str) -> None:
     if path not in ("auto", only):
         raise SourceError(f"--path {path} reads images in a daemon; {source} is read as {only} (use --path auto).")
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = ["open_source", "list_images", "ImageRecord", "LayerRef", "ArchiveSource", "DaemonSource", "OCILayoutSource", "PATHS"]

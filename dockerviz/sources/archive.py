@@ -12,8 +12,6 @@ import json
 import os
 import posixpath
 import stat
-import tempfile
-from typing import BinaryIO, Callable
 
 from ..errors import ArchiveError, DaemonError, SourceError, UnsafePathError
 from ..model import entries as E
@@ -22,6 +20,10 @@ from ..model.compression import sniff
 from .base import ImageRecord
 from .oci import legacy_candidates, oci_candidates, record_from_legacy, record_from_oci
 from .slices import FileSlice
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable
 
 MAX_LINK_HOPS = 16
 
@@ -285,6 +287,8 @@ def record_from_store(store, *, reference: str, source_kind: str, path: str, wan
 def spool_stream(chunks, *, on_bytes=None, what: str = "save stream") -> "tempfile._TemporaryFileWrapper":
     """Copy an iterable of byte chunks into an unlinked temporary file, at most limit spool_bytes of them."""
     from ..model import limits
+
+    import tempfile
 
     bound = limits.current().spool_bytes
     spool = tempfile.TemporaryFile(prefix="dockerviz-save-")

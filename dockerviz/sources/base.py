@@ -9,27 +9,36 @@ directory walk) is the source's business; the model never knows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import BinaryIO, Callable
 
 from ..errors import ArchiveError
 from ..model.layer import LayerContent, read_layer
+from ..model.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable
 
 
-@dataclass
-class LayerRef:
+class LayerRef(Record):
     """One layer of an image, in manifest order."""
 
-    diff_id: str
-    id: str  # the name dive prints: the legacy layer directory or the blob digest hex
-    open: Callable[[], BinaryIO] | None = None  # the layer blob, possibly compressed
-    reader: Callable[[], LayerContent] | None = None  # a faster way, when the source has one
-    size_hint: int | None = None  # bytes to read, for progress
-    what: str = "layer"
-    fetch: Callable[[str, int], bytes] | None = None  # up to n bytes of one regular file, when read in place
-    blob_digest: str | None = None  # what the stored (maybe compressed) bytes must hash to, when named
-    blob_size: int | None = None  # how many stored bytes the descriptor promises
-    verify: bool = True  # False only for a daemon's own layer store, which the daemon verified
+    __slots__ = _fields = ("diff_id", "id", "open", "reader", "size_hint", "what", "fetch", "blob_digest", "blob_size",
+                           "verify")
+
+    def __init__(self, diff_id: str, id: str, open: Callable[[], BinaryIO] | None = None,
+                 reader: Callable[[], LayerContent] | None = None, size_hint: int | None = None,
+                 what: str = "layer", fetch: Callable[[str, int], bytes] | None = None, blob_digest: str | None = None,
+                 blob_size: int | None = None, verify: bool = True):
+        self.diff_id = diff_id
+        self.id = id  # the name dive prints: the legacy layer directory or the blob digest hex
+        self.open = open  # the layer blob, possibly compressed
+        self.reader = reader  # a faster way, when the source has one
+        self.size_hint = size_hint  # bytes to read, for progress
+        self.what = what
+        self.fetch = fetch  # up to n bytes of one regular file, when read in place
+        self.blob_digest = blob_digest  # what the stored (maybe compressed) bytes must hash to, when named
+        self.blob_size = blob_size  # how many stored bytes the descriptor promises
+        self.verify = verify  # False only for a daemon's own layer store, which the daemon verified
 
     def read(self) -> LayerContent:
         """The layer's content; from a blob, only once its bytes hash to the diff id (and blob digest)."""
@@ -44,18 +53,25 @@ class LayerRef:
                               blob_size=self.blob_size)
 
 
-@dataclass
-class ImageRecord:
-    """What a source knows about an image before any layer is read."""
+class ImageRecord(Record):
+    """What a source knows about an image before any layer is read.
 
-    reference: str
-    image_id: str
-    repo_tags: list
-    config: dict
-    layers: list  # LayerRef, manifest order
-    source_kind: str  # daemon / archive / oci-layout
-    path: str  # how layers are read: save-stream / archive / oci-layout / tar-split / overlay2-diff
-    extra: dict = field(default_factory=dict)
+    layers: LayerRef, manifest order; source_kind: daemon / archive / oci-layout;
+    path: how layers are read: save-stream / archive / oci-layout / tar-split / overlay2-diff.
+    """
+
+    _fields = ("reference", "image_id", "repo_tags", "config", "layers", "source_kind", "path", "extra")
+
+    def __init__(self, reference: str, image_id: str, repo_tags: list, config: dict, layers: list,
+                 source_kind: str, path: str, extra: dict | None = None):
+        self.reference = reference
+        self.image_id = image_id
+        self.repo_tags = repo_tags
+        self.config = config
+        self.layers = layers
+        self.source_kind = source_kind
+        self.path = path
+        self.extra = {} if extra is None else extra
 
 
 def load_json(data: bytes, what: str):

@@ -27,7 +27,6 @@ from .choose import Candidate, choose, platform_matches, platform_text
 from .local_api import LocalUnavailable, api_stream, inspect_local, local_socket
 from .local_api import _NotFound as LocalNotFound
 from .local_store import LOCAL_PATHS, local_record
-from .streaming import ChunkReader, Unusual, record_from_stream
 
 DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
 STREAM_CHUNK = 4 << 20  # large reads: fewer round trips through the HTTP layer
@@ -130,6 +129,8 @@ class DaemonSource(HeldFiles):
         if self._on_export_size is not None:
             # the layers' bytes; the tar adds headers and padding on top (a few per cent)
             self._on_export_size(int(self.inspect.get("Size") or 0))
+        from .streaming import Unusual  # the save stream's parser: not needed when the local store is read
+
         record = None
         if self._client is None:
             # A local daemon: stream `docker save` straight off its socket, no docker-py needed.
@@ -199,6 +200,8 @@ class DaemonSource(HeldFiles):
             body = api_stream(sock, f"/images/{image_id}/get", on_wait=self._on_wait)
         except (LocalUnavailable, LocalNotFound):
             return None
+        from .streaming import ChunkReader, Unusual, record_from_stream
+
         reader = ChunkReader(body, on_bytes=self._on_bytes)
         try:
             return record_from_stream(reader, reference=self.reference, where=f"the save stream of {self.reference}",
@@ -209,6 +212,8 @@ class DaemonSource(HeldFiles):
             body.close()
 
     def _save_streamed(self, client, image_id: str) -> ImageRecord:
+        from .streaming import ChunkReader, record_from_stream
+
         where = f"the save stream of {self.reference}"
         with engine.translated(self.reference, kind="image"):
             response = client.api.get_image(image_id, chunk_size=STREAM_CHUNK)

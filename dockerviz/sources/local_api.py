@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import stat
-from urllib.parse import quote
 
 from .. import engine
 from ..errors import DaemonError
@@ -216,6 +215,14 @@ def _unchunk(body: bytes) -> bytes:
     return b"".join(out)
 
 
+_PATH_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/:@")
+
+
+def quote_path(text: str) -> str:
+    """urllib.parse.quote(text, safe="/:@") without importing urllib.parse (and ipaddress with it)."""
+    return "".join(chr(b) if b in _PATH_SAFE else f"%{b:02X}" for b in text.encode("utf-8", "surrogatepass"))
+
+
 def inspect_local(reference: str) -> dict | None:
     """/images/{ref}/json over the local socket; None when there is no local socket or it fails.
 
@@ -225,7 +232,7 @@ def inspect_local(reference: str) -> dict | None:
     if sock is None:
         return None
     try:
-        return api_get(sock, f"/images/{quote(reference, safe='/:@')}/json")
+        return api_get(sock, f"/images/{quote_path(reference)}/json")
     except (_NotFound, LocalUnavailable):
         return None
 

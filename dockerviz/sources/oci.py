@@ -9,12 +9,17 @@ located by the manifest's own paths or digests, never by guessing file names.
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Callable, Protocol
 
 from ..errors import ArchiveError
 from ..model.jsondoc import check_config, field
 from .base import ImageRecord, LayerRef, diff_ids_of, load_json
 from .choose import Candidate, choose, platform_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Protocol
+else:
+    Protocol = object
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",

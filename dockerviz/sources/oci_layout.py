@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import BinaryIO, Callable
 
 from ..errors import ArchiveError, SourceError, UnsafePathError
 from .base import ImageRecord
 from .oci import oci_candidates, record_from_oci
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable
 
 
 class DirStore:

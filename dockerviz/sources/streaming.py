@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import Callable
 
 from ..errors import ArchiveError
 from ..model import entries as E
@@ -25,6 +24,10 @@ from ..model.compression import sniff
 from ..model.layer import LayerContent, parse_layer, read_layer_stream, verify
 from .archive import TarStore, record_from_store
 from .base import ImageRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable
 
 SMALL = 1 << 20  # members below this size are kept whole in memory
 TAIL = 4096  # bytes of the stream's end kept to find a daemon's error message

@@ -1,0 +1,28 @@
+"""Record: a plain value class, with a repr and equality over its `_fields`.
+
+Used instead of dataclasses in the modules `dockerviz analyze` imports:
+importing dataclasses (it pulls in inspect, ast, dis, tokenize) and running
+@dataclass, which compiles an __init__, __repr__ and __eq__ per class, took
+longer than the whole analysis of a small image. Here nothing is generated:
+each class writes its own __init__ and names its fields once.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Record"]
+
+
+class Record:
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__qualname__}({args})"
+
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # mutable values, as a dataclass with eq and without frozen

@@ -10,7 +10,7 @@ Recent reads are kept in memory, so a side pane opened twice costs one read.
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading.Lock itself; importing threading is start-up time
 from collections import OrderedDict
 
 from .errors import ArchiveError, FileContentsError
@@ -57,7 +57,7 @@ class SourceReader:
         self._blobs: dict = {}
         self._kept: OrderedDict = OrderedDict()
         self._kept_bytes = 0
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def _open(self):
         if self._record is None:

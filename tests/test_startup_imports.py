@@ -38,7 +38,7 @@ _DOCKERVIZ_ARCHIVE = {
     "dockerviz.model.gc_pause", "dockerviz.model.image", "dockerviz.model.layer", "dockerviz.model.merge",
     "dockerviz.model.record", "dockerviz.model.tarheaders", "dockerviz.parallel", "dockerviz.progress",
     "dockerviz.sources", "dockerviz.sources.archive", "dockerviz.sources.base", "dockerviz.sources.oci",
-    "dockerviz.sources.slices",
+    "dockerviz.sources.slices", "dockerviz.model.packages", "dockerviz.model.contents", "dockerviz.contents",
 }
 # the layer cache's result key (sha256)
 _HASHING = {"hashlib", "_hashlib", "_blake2"}
@@ -48,7 +48,7 @@ _CACHE_WRITE = {"tempfile", "random", "_random", "bisect", "_bisect", "_sha512",
 # a daemon image through its local store: the socket, the store's files, legacy layer ids
 _DAEMON = {
     "dockerviz.engine", "dockerviz.sources.daemon", "dockerviz.sources.legacy_ids", "dockerviz.sources.local_api",
-    "dockerviz.sources.local_store", "dockerviz.sources.overlay2_diff", "dockerviz.sources.tar_split",
+    "dockerviz.sources.local_store", "dockerviz.sources.overlay2_diff", "dockerviz.sources.files", "dockerviz.sources.tar_split",
     "socket", "_socket", "select", "selectors", "math", "binascii", "contextlib",
 }
 # never on the JSON path: heavy, or a sign that a source or a library is imported eagerly

@@ -5,10 +5,9 @@ Pure code over bytes the sources read; nothing touches a disk or a daemon.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
 
 from . import entries as E
+from .record import Record
 
 READ_CAP = 16 << 20  # img.read() refuses more unless asked: a file is held in memory whole
 PREVIEW_BYTES = 256 << 10  # what a preview or a side pane shows of a file
@@ -93,8 +92,7 @@ def display_text(data: bytes) -> str:
     return text
 
 
-@dataclass
-class FilePreview:
+class FilePreview(Record):
     """One path of an image as seen after one layer: what it is, and (for a file) what it holds.
 
     kind: text / binary / symlink / directory / other / missing. For text,
@@ -103,18 +101,24 @@ class FilePreview:
     says the file is larger than what was read.
     """
 
-    path: str
-    layer: int | None
-    kind: str
-    size: int = 0
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    link: str = ""
-    type: str = ""
-    text: str = ""
-    hex: str = ""
-    truncated: bool = False
+    __slots__ = _fields = ("path", "layer", "kind", "size", "mode", "uid", "gid", "link", "type", "text", "hex",
+                           "truncated")
+
+    def __init__(self, path: str, layer: int | None, kind: str, size: int = 0, mode: int | None = None,
+                 uid: int | None = None, gid: int | None = None, link: str = "", type: str = "", text: str = "",
+                 hex: str = "", truncated: bool = False):
+        self.path = path
+        self.layer = layer
+        self.kind = kind
+        self.size = size
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.link = link
+        self.type = type
+        self.text = text
+        self.hex = hex
+        self.truncated = truncated
 
     def to_dict(self) -> dict:
         return {"path": self.path, "layer": self.layer, "kind": self.kind, "size": self.size, "mode": self.mode,
@@ -162,8 +166,7 @@ TYPE_CHANGE = "type"  # a file became a directory, a link...
 TOO_LARGE = "too large"
 
 
-@dataclass
-class FileDiff:
+class FileDiff(Record):
     """How one path differs between two versions (a layer and the one below, or two images).
 
     change: content / attributes / same / added / removed / binary / type /
@@ -172,15 +175,21 @@ class FileDiff:
     ([(name, old, new)]) whatever the content did.
     """
 
-    path: str
-    change: str
-    diff: str = ""
-    attributes: list = field(default_factory=list)
-    old_size: int | None = None
-    new_size: int | None = None
-    old_label: str = ""
-    new_label: str = ""
-    truncated: bool = False
+    __slots__ = _fields = ("path", "change", "diff", "attributes", "old_size", "new_size", "old_label", "new_label",
+                           "truncated")
+
+    def __init__(self, path: str, change: str, diff: str = "", attributes: list | None = None,
+                 old_size: int | None = None, new_size: int | None = None, old_label: str = "", new_label: str = "",
+                 truncated: bool = False):
+        self.path = path
+        self.change = change
+        self.diff = diff
+        self.attributes = [] if attributes is None else attributes
+        self.old_size = old_size
+        self.new_size = new_size
+        self.old_label = old_label
+        self.new_label = new_label
+        self.truncated = truncated
 
     def to_dict(self) -> dict:
         return {"path": self.path, "change": self.change, "diff": self.diff,
@@ -213,6 +222,8 @@ def unified(old: bytes, new: bytes, old_label: str, new_label: str) -> tuple[str
     b = new.decode("utf-8", "replace").splitlines(keepends=True)
     out = []
     cut = False
+    import difflib  # only for a diff: not on the analysis path
+
     for line in difflib.unified_diff(a, b, old_label, new_label, n=3):
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"

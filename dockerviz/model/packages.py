@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Iterable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 DPKG = "dpkg"
 APK = "apk"

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import BinaryIO, Callable
 
 from ..errors import ArchiveError, DockervizError, FileContentsError
 from ..model import entries as E
 from ..model import tarheaders as th
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable
 
 _DATA_TYPES = (th.REGTYPE, th.AREGTYPE, th.CONTTYPE)
 

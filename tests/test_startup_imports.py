@@ -38,7 +38,7 @@ _DOCKERVIZ_ARCHIVE = {
     "dockerviz.model.gc_pause", "dockerviz.model.image", "dockerviz.model.layer", "dockerviz.model.merge",
     "dockerviz.model.record", "dockerviz.model.tarheaders", "dockerviz.parallel", "dockerviz.progress",
     "dockerviz.sources", "dockerviz.sources.archive", "dockerviz.sources.base", "dockerviz.sources.oci",
-    "dockerviz.sources.slices", "dockerviz.model.packages", "dockerviz.model.contents", "dockerviz.contents",
+    "dockerviz.sources.slices", "dockerviz.sources.choose", "dockerviz.model.packages", "dockerviz.model.contents", "dockerviz.contents",
 }
 # the layer cache's result key (sha256)
 _HASHING = {"hashlib", "_hashlib", "_blake2"}

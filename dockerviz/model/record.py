@@ -15,9 +15,10 @@ __all__ = ["Record"]
 class Record:
     __slots__ = ()
     _fields: tuple[str, ...] = ()
+    _shown: tuple[str, ...] | None = None  # the fields repr shows, when not all of them
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields if self._shown is None or f in self._shown)
         return f"{type(self).__qualname__}({args})"
 
     def __eq__(self, other) -> bool:

@@ -10,11 +10,10 @@ only compares names.
 
 from __future__ import annotations
 
-import platform as _platform
-from dataclasses import dataclass, field
-from typing import Any
+import os
 
 from ..errors import ImageChoiceError
+from ..model.record import Record
 
 _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm",
                  "armv7l": "arm", "i386": "386", "i686": "386"}
@@ -22,17 +21,21 @@ _KNOWN_OS = {"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "sola
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}  # as containerd normalises them
 
 
-@dataclass
-class Candidate:
+class Candidate(Record):
     """One image a source holds."""
 
-    refs: list  # its names: tags, ref-name annotations ("" when it has none)
-    digest: str  # the manifest digest (OCI) or the config digest (legacy manifest.json)
-    platform: str  # "os/arch[/variant]"; "" when the source does not say
-    kind: str = "image"  # image / attestation
-    size: int | None = None  # bytes of its blobs as stored
-    attests: str = ""  # for an attestation: the digest of the image it describes
-    handle: Any = field(default=None, repr=False)  # what the source needs to open it
+    __slots__ = _fields = ("refs", "digest", "platform", "kind", "size", "attests", "handle")
+    _shown = _fields[:-1]
+
+    def __init__(self, refs: list, digest: str, platform: str, kind: str = "image", size: int | None = None,
+                 attests: str = "", handle=None):
+        self.refs = refs  # its names: tags, ref-name annotations ("" when it has none)
+        self.digest = digest  # the manifest digest (OCI) or the config digest (legacy manifest.json)
+        self.platform = platform  # "os/arch[/variant]"; "" when the source does not say
+        self.kind = kind  # image / attestation
+        self.size = size  # bytes of its blobs as stored
+        self.attests = attests  # for an attestation: the digest of the image it describes
+        self.handle = handle  # what the source needs to open it
 
     def row(self) -> dict:
         return {"ref": ", ".join(r for r in self.refs if r), "digest": self.digest, "platform": self.platform,
@@ -64,8 +67,10 @@ def platform_text(os_: str | None, arch: str | None, variant: str | None = None)
 
 
 def host_platform() -> str:
-    arch = _ARCH_ALIASES.get(_platform.machine().lower(), _platform.machine().lower())
-    return platform_text(_platform.system().lower() or "linux", arch)
+    # platform.machine() and platform.system(), without importing platform (start-up time)
+    uname = os.uname()
+    machine = uname.machine.lower()
+    return platform_text(uname.sysname.lower() or "linux", _ARCH_ALIASES.get(machine, machine))
 
 
 def platform_matches(want: str, have: str) -> bool:

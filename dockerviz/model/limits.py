@@ -12,35 +12,59 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import os
 import re
 
 from ..errors import DockervizError, LimitError
+from .record import Record
 
 
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    pax_bytes: int = 1 << 20  # one PAX extended header (all its records)
-    long_name_bytes: int = 64 << 10  # a GNU long name or long link target
-    json_bytes: int = 64 << 20  # a manifest, index or config read whole
-    member_bytes: int = 64 << 20  # any other member or blob read whole into memory
-    path_depth: int = 4096  # components of one path
-    path_bytes: int = 64 << 10  # bytes of one path
-    image_entries: int = 5_000_000  # entries over all layers, a layer listed twice counted twice
-    layer_count: int = 10_000  # layers in one manifest
-    ratio: int = 200  # decompressed / compressed bytes, once past ratio_floor
-    ratio_floor: int = 512 << 20  # bytes a stream may inflate to before the ratio applies
-    spool_bytes: int = 32 << 30  # decompressed bytes spooled to a temporary file
+class Limits(Record):
+    """A frozen set of limits (a plain class, not a dataclass: this module is on the CLI's start-up path)."""
+
+    __slots__ = _fields = ("pax_bytes", "long_name_bytes", "json_bytes", "member_bytes", "path_depth", "path_bytes",
+                           "image_entries", "layer_count", "ratio", "ratio_floor", "spool_bytes")
+    pax_bytes: int
+    long_name_bytes: int
+    json_bytes: int
+    member_bytes: int
+    path_depth: int
+    path_bytes: int
+    image_entries: int
+    layer_count: int
+    ratio: int
+    ratio_floor: int
+    spool_bytes: int
+
+    def __init__(self, *,
+                 pax_bytes: int = 1 << 20,  # one PAX extended header (all its records)
+                 long_name_bytes: int = 64 << 10,  # a GNU long name or long link target
+                 json_bytes: int = 64 << 20,  # a manifest, index or config read whole
+                 member_bytes: int = 64 << 20,  # any other member or blob read whole into memory
+                 path_depth: int = 4096,  # components of one path
+                 path_bytes: int = 64 << 10,  # bytes of one path
+                 image_entries: int = 5_000_000,  # entries over all layers, a layer listed twice counted twice
+                 layer_count: int = 10_000,  # layers in one manifest
+                 ratio: int = 200,  # decompressed / compressed bytes, once past ratio_floor
+                 ratio_floor: int = 512 << 20,  # bytes a stream may inflate to before the ratio applies
+                 spool_bytes: int = 32 << 30):  # decompressed bytes spooled to a temporary file
+        values = locals()
+        for name in self._fields:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Limits are frozen; use with_changes({{{name!r}: ...}}).")
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self._fields))
 
     def with_changes(self, changes: dict) -> "Limits":
-        names = {f.name for f in dataclasses.fields(self)}
-        fixed = {}
+        fixed = {f: getattr(self, f) for f in self._fields}
         for key, value in changes.items():
-            if key not in names:
-                raise DockervizError(f"Unknown limit {key!r}; the limits are: {', '.join(sorted(names))}.")
+            if key not in fixed:
+                raise DockervizError(f"Unknown limit {key!r}; the limits are: {', '.join(sorted(self._fields))}.")
             fixed[key] = _number(value, key)
-        return dataclasses.replace(self, **fixed)
+        return Limits(**fixed)
 
 
 _UNITS = {"": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 10**6, "mb": 10**6, "mib": 1 << 20,

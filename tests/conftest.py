@@ -13,6 +13,9 @@
 - shared_fixtures: ../shared/fixtures; skips when that folder is absent (the
   one kind of skip CI allows).
 - offline / run_offline: DOCKER_HOST pointed at a socket nothing listens on.
+
+DOCKERVIZ_TEST_ENGINE=29 runs every daemon test through tests/support/engine29.py,
+a proxy answering as Docker Engine 29 (refuses API < 1.44, speaks 1.52).
 """
 
 from __future__ import annotations
@@ -26,10 +29,29 @@ from support import SHARED_FIXTURES, images, unavailable
 from support.engine import EngineUnavailable, ensure_engine, offline_environ, pointing_nowhere
 
 
+_ENGINE29: list = []
+
+
 def pytest_configure(config):
+    import os
+
+    from support import engine29
+
+    proc = engine29.session_start(tempfile.mkdtemp(prefix="dockerviz-engine29-"))
+    if proc is not None:
+        _ENGINE29.append(proc)
+        print(f"[engine] through the Engine 29 proxy: DOCKER_HOST={os.environ['DOCKER_HOST']}", flush=True)
+
     # also declared in pyproject.toml; repeated here so a run from another rootdir knows them
     config.addinivalue_line("markers", "daemon: needs a Docker daemon (fails, not skips, under CI=true)")
     config.addinivalue_line("markers", "browser: needs Chromium (fails, not skips, under CI=true)")
+
+
+def pytest_unconfigure(config):
+    from support import engine29
+
+    while _ENGINE29:
+        engine29.session_stop(_ENGINE29.pop())
 
 
 def pytest_collection_modifyitems(config, items):

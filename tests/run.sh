@@ -12,6 +12,7 @@
 #   DOCKERVIZ_VENV     virtualenv used when that interpreter refuses pip installs
 #                      (PEP 668); default: .cache/venv in the repository
 #   SKIP_APT=1         do not touch system packages
+#   DOCKERVIZ_TEST_ENGINE=29  run the daemon tests through a proxy answering as Docker Engine 29
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -126,6 +127,21 @@ set +e
 "$PY" -m pytest -q "$@"
 rc=$?
 set -e
+# The daemon tests again, through a proxy that answers as Docker Engine 29 (tests/support/engine29.py):
+# every read path, a build, a container run and its monitor. Only after a full run that passed.
+ENGINE29_SUBSET=(tests/test_paths_equal.py
+                 "tests/test_build.py::test_cache_hits_on_second_run"
+                 "tests/test_build.py::test_failing_run_has_step_exit_code_and_log_tail"
+                 "tests/test_containers.py::test_events_update_the_view"
+                 "tests/test_containers.py::test_writable_layer_shows_10_mb"
+                 "tests/test_containers.py::test_monitor_stops_when_containers_exit")
+if [ "$rc" -eq 0 ] && [ "$#" -eq 0 ]; then
+    step "DOCKERVIZ_TEST_ENGINE=29 python -m pytest -q ${ENGINE29_SUBSET[*]}"
+    set +e
+    DOCKERVIZ_TEST_ENGINE=29 "$PY" -m pytest -q "${ENGINE29_SUBSET[@]}"
+    rc=$?
+    set -e
+fi
 case "$rc" in
     0) step "tests passed" ;;
     5) printf '\nERROR: pytest collected no tests (exit 5): counted as a failure\n' >&2; exit 1 ;;

@@ -58,8 +58,12 @@ def daemon_socket() -> str:
 
 def start(listen: str) -> tuple[subprocess.Popen, str]:
     """Start a proxy listening on `listen` (a socket path, or "tcp"); (process, its DOCKER_HOST)."""
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, listen, daemon_socket()], stdout=subprocess.PIPE,
-                            text=True)
+    return spawn(["-c", SCRIPT, listen, daemon_socket()])
+
+
+def spawn(args: list) -> tuple[subprocess.Popen, str]:
+    """Run `python ARGS...`, a proxy that prints its DOCKER_HOST once listening; (process, that host)."""
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
     host = proc.stdout.readline().strip()
     assert host.startswith(("unix://", "tcp://")), f"the proxy did not start ({host!r})"
     return proc, host

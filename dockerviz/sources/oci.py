@@ -88,6 +88,12 @@ def _check_descriptor(desc, what: str) -> dict:
     return desc
 
 
+def manifest_size(body: dict) -> int | None:
+    """Bytes of an image manifest's layers as stored (their descriptors' sizes)."""
+    sizes = [d.get("size") for d in (body.get("layers") or []) if isinstance(d, dict)]
+    return sum(x for x in sizes if isinstance(x, int)) if sizes else None
+
+
 def oci_candidates(store: Store, index_name: str = "index.json") -> list:
     """Every manifest an OCI index reaches (nested indexes followed), as choose.Candidates."""
     index = load_json(store.read(index_name, f"OCI {index_name}"), f"OCI {index_name}")
@@ -118,8 +124,7 @@ def oci_candidates(store: Store, index_name: str = "index.json") -> list:
             text = "" if attestation else platform_text(plat.get("os"), arch, plat.get("variant"))
             if not text and not attestation:
                 text = _config_platform(store, body)
-            sizes = [d.get("size") for d in (body.get("layers") or []) if isinstance(d, dict)]
-            size = sum(x for x in sizes if isinstance(x, int)) if sizes else None
+            size = manifest_size(body)
             same = next((c for c in found if c.digest == digest and c.platform == text), None)
             if same is not None:  # one image under several names (Docker 25's save, skopeo's tags)
                 same.refs.extend(n for n in names if n not in same.refs)
@@ -133,8 +138,11 @@ def oci_candidates(store: Store, index_name: str = "index.json") -> list:
 
 
 def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str, want: str | None = None,
-                    index_name: str = "index.json", platform: str | None = None) -> ImageRecord:
-    chosen, note = choose(oci_candidates(store, index_name), image=want, platform=platform, where=store.where)
+                    index_name: str = "index.json", platform: str | None = None,
+                    candidates: list | None = None) -> ImageRecord:
+    if candidates is None:
+        candidates = oci_candidates(store, index_name)
+    chosen, note = choose(candidates, image=want, platform=platform, where=store.where)
     manifest = chosen.handle
     what = f"image manifest {chosen.digest} in {store.where}"
     layers_desc = field(manifest, "layers", list, what)

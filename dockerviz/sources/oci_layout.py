@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 
 from ..errors import ArchiveError, SourceError, UnsafePathError
 from .base import ImageRecord
-from .oci import oci_candidates, record_from_oci
+from .base import load_json
+from .choose import Candidate
+from .oci import manifest_size, oci_candidates, platform_text, record_from_oci
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -86,6 +89,15 @@ class DirStore:
         return lambda: self._open(name, "blob")
 
 
+class FlatDirStore(DirStore):
+    """containers/image's `dir:` transport (podman save --format docker-dir): blobs named by their hex alone."""
+
+    def _path(self, name: str) -> str:
+        if name.startswith("blobs/"):
+            name = name.rsplit("/", 1)[1]
+        return super()._path(name)
+
+
 class OCILayoutSource:
     kind = "oci-layout"
 
@@ -102,20 +114,57 @@ class OCILayoutSource:
 
     def candidates(self) -> list:
         """The images the layout's index reaches (choose.Candidates)."""
-        self._check()
-        return oci_candidates(DirStore(self.path))
+        return self._store()[1]
 
     def open(self) -> ImageRecord:
+        store, candidates = self._store()
+        return record_from_oci(store, reference=self.path, source_kind=self.kind, path="oci-layout",
+                               want=self.want, platform=self.platform, candidates=candidates)
+
+    def _store(self) -> tuple:
+        if _is_docker_dir(self.path):
+            store = FlatDirStore(self.path)
+            return store, [docker_dir_candidate(store)]
         self._check()
-        return record_from_oci(DirStore(self.path), reference=self.path, source_kind=self.kind, path="oci-layout",
-                               want=self.want, platform=self.platform)
+        store = DirStore(self.path)
+        return store, oci_candidates(store)
 
     def _check(self) -> None:
         if not os.path.exists(os.path.join(self.path, "index.json")):
             raise SourceError(
-                f"{self.path} is a directory but not an OCI image layout (no index.json). "
-                "Pass an image name, a `docker save` archive, or a directory written by e.g. `skopeo copy ... oci:DIR`."
+                f"{self.path} is a directory but not an OCI image layout (no index.json) nor a `dir:` transport "
+                "directory (version, manifest.json). Pass an image name, a `docker save` archive, or a directory "
+                "written by e.g. `skopeo copy ... oci:DIR` or `podman save --format docker-dir`."
             )
 
     def close(self) -> None:
         pass
+
+
+DIR_TRANSPORT = b"Directory Transport Version:"
+
+
+def _is_docker_dir(path: str) -> bool:
+    """A `podman save --format docker-dir` / `skopeo copy ... dir:` directory: version, manifest.json, blobs by hex."""
+    try:
+        with open(os.path.join(path, "version"), "rb") as f:
+            return f.read(64).startswith(DIR_TRANSPORT) and os.path.isfile(os.path.join(path, "manifest.json"))
+    except OSError:
+        return False
+
+
+def docker_dir_candidate(store: FlatDirStore) -> Candidate:
+    data = store.read("manifest.json", "manifest.json")
+    body = load_json(data, f"manifest.json of {store.where}")
+    if not isinstance(body, dict):
+        raise ArchiveError(f"manifest.json in {store.where} is not an image manifest.")
+    config = {}
+    try:
+        config = load_json(store.read("blobs/" + str((body.get("config") or {}).get("digest", "")).split(":")[-1],
+                                      "image config"), "image config")
+    except ArchiveError:
+        pass
+    plat = platform_text(config.get("os"), config.get("architecture"), config.get("variant")) \
+        if isinstance(config, dict) else ""
+    return Candidate(refs=[], digest="sha256:" + hashlib.sha256(data).hexdigest(), platform=plat,
+                     size=manifest_size(body), handle=body)

@@ -6,7 +6,6 @@ import contextlib
 import os
 import time
 
-from . import engine as _engine
 from .model.gc_pause import gc_paused
 from .model.image import Image
 from .model.jsondoc import check_config
@@ -16,6 +15,12 @@ from .sources import open_source
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
     from typing import Callable
+
+
+def _engine():
+    from . import engine  # not for an archive or a layout: they never reach a daemon
+
+    return engine
 
 
 class Progress:
@@ -71,8 +76,8 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
     """
     if isinstance(source, Image):
         return source
-    if client is None and _names_daemon_image(source) and (engine is not None or not _engine.Engine().is_local):
-        eng = _engine.as_engine(engine)
+    if client is None and _names_daemon_image(source) and (engine is not None or not _engine().Engine().is_local):
+        eng = _engine().as_engine(engine)
         if not eng.is_local and path == "auto":
             path = "save-stream"  # the daemon's own store is not on this machine's disk
         with contextlib.closing(eng.client(timeout=None)) as own:

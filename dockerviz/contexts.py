@@ -11,23 +11,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 
 from .errors import UnknownContextError
+from .model.record import FrozenRecord
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """How to reach one engine: its URL and TLS files, and where that was found."""
+class Endpoint(FrozenRecord):
+    """How to reach one engine: its URL and TLS files, and where that was found.
 
+    name: the context's name, or the host for DOCKER_HOST; found_in: e.g. "DOCKER_HOST",
+    "context 'remote' (DOCKER_CONTEXT)"; cert_dir holds ca.pem, cert.pem, key.pem (any may be absent).
+    """
+
+    __slots__ = _fields = ("host", "name", "found_in", "tls", "tls_verify", "cert_dir")
     host: str
-    name: str  # the context's name, or the host for DOCKER_HOST
-    found_in: str  # e.g. "DOCKER_HOST", "context 'remote' (DOCKER_CONTEXT)"
-    tls: bool = False
-    tls_verify: bool = False
-    cert_dir: str | None = None  # holds ca.pem, cert.pem, key.pem (any may be absent)
+    name: str
+    found_in: str
+    tls: bool
+    tls_verify: bool
+    cert_dir: str | None
+
+    def __init__(self, host: str, name: str, found_in: str, tls: bool = False, tls_verify: bool = False,
+                 cert_dir: str | None = None):
+        self._freeze(locals())
 
 
 def config_dir(env=None) -> str:

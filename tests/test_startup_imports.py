@@ -47,7 +47,7 @@ _CACHE_WRITE = {"tempfile", "random", "_random", "bisect", "_bisect", "_sha512",
                 "_bz2", "lzma", "_lzma", "_compression", "weakref", "_weakrefset"}
 # a daemon image through its local store: the socket, the store's files, legacy layer ids
 _DAEMON = {
-    "dockerviz.engine", "dockerviz.sources.daemon", "dockerviz.sources.legacy_ids", "dockerviz.sources.local_api",
+    "dockerviz.engine", "dockerviz.contexts", "dockerviz.sources.daemon", "dockerviz.sources.legacy_ids", "dockerviz.sources.local_api",
     "dockerviz.sources.local_store", "dockerviz.sources.overlay2_diff", "dockerviz.sources.files", "dockerviz.sources.tar_split",
     "socket", "_socket", "select", "selectors", "math", "binascii",
 }

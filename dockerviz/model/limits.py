@@ -16,10 +16,10 @@ import os
 import re
 
 from ..errors import DockervizError, LimitError
-from .record import Record
+from .record import FrozenRecord
 
 
-class Limits(Record):
+class Limits(FrozenRecord):
     """A frozen set of limits (a plain class, not a dataclass: this module is on the CLI's start-up path)."""
 
     __slots__ = _fields = ("pax_bytes", "long_name_bytes", "json_bytes", "member_bytes", "path_depth", "path_bytes",
@@ -48,15 +48,7 @@ class Limits(Record):
                  ratio: int = 200,  # decompressed / compressed bytes, once past ratio_floor
                  ratio_floor: int = 512 << 20,  # bytes a stream may inflate to before the ratio applies
                  spool_bytes: int = 32 << 30):  # decompressed bytes spooled to a temporary file
-        values = locals()
-        for name in self._fields:
-            object.__setattr__(self, name, values[name])
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"Limits are frozen; use with_changes({{{name!r}: ...}}).")
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, f) for f in self._fields))
+        self._freeze(locals())  # change one with with_changes()
 
     def with_changes(self, changes: dict) -> "Limits":
         fixed = {f: getattr(self, f) for f in self._fields}

@@ -9,7 +9,7 @@ each class writes its own __init__ and names its fields once.
 
 from __future__ import annotations
 
-__all__ = ["Record"]
+__all__ = ["Record", "FrozenRecord"]
 
 
 class Record:
@@ -27,3 +27,19 @@ class Record:
         return all(getattr(self, f) == getattr(other, f) for f in self._fields)
 
     __hash__ = None  # mutable values, as a dataclass with eq and without frozen
+
+
+class FrozenRecord(Record):
+    """A Record whose fields are set once, by _freeze() in __init__; hashable (as a frozen dataclass)."""
+
+    __slots__ = ()
+
+    def _freeze(self, values: dict) -> None:
+        for name in self._fields:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__qualname__} is read-only; make a new one to change {name!r}.")
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self._fields))

@@ -51,6 +51,9 @@ _LAZY = {
     "FilePreview": ("dockerviz.model.contents", "FilePreview"),
     "FileDiff": ("dockerviz.model.contents", "FileDiff"),
     "Engine": ("dockerviz.engine", "Engine"),
+    "images_overview": ("dockerviz.overview", "images_overview"),
+    "ImagesOverview": ("dockerviz.overview", "ImagesOverview"),
+    "compare_engines": ("dockerviz.across", "compare_engines"),
 }
 
 
@@ -75,5 +78,6 @@ __all__ = [
     "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "ImageChoiceError", "BuildError",
     "FileContentsError", "FilePreview", "FileDiff",
-    "Engine", "EngineTLSError", "EngineSSHError", "UnknownContextError",
+    "Engine", "EngineTLSError", "EngineSSHError", "UnknownContextError", "images_overview", "ImagesOverview",
+    "compare_engines",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -20,21 +19,12 @@ import pytest
 import dockerviz
 from dockerviz.errors import EngineSSHError, EngineTLSError, UnknownContextError
 from support import TEST_LABEL, images
-from support.remote import make_ca
+from support.remote import make_ca, wait_for
 
 pytestmark = pytest.mark.daemon
 
 BUSY = images.BUSYBOX.tag
 DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "DOCKER_CONFIG")
-
-
-def wait_for(cond, timeout=30.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
 
 
 def _clear(monkeypatch):
@@ -80,7 +70,6 @@ def test_build_run_lifecycle_events_and_monitor(remote_env, tmp_path):
             assert view.engine == engine and view.state == "running"
             seen = []
             view.on_change(lambda v: seen.append(v.state))
-            time.sleep(0.5)  # the events stream connects
             client.api.pause(view.id)  # behind the view's back: only the events stream can tell it
             assert wait_for(lambda: view.state == "paused"), seen
             view.unpause()

@@ -17,11 +17,16 @@ from .errors import (
     DaemonError,
     DaemonUnavailableError,
     DockervizError,
-    FileContentsError,
-    ImageChoiceError,
     EngineSSHError,
     EngineTLSError,
+    FileContentsError,
+    ImageChoiceError,
     ImageNotFoundError,
+    RegistryAuthError,
+    RegistryError,
+    RegistryImageNotFoundError,
+    RegistryTLSError,
+    RegistryUnavailableError,
     SourceError,
     UnknownContextError,
     UnsafePathError,
@@ -54,6 +59,7 @@ _LAZY = {
     "images_overview": ("dockerviz.overview", "images_overview"),
     "ImagesOverview": ("dockerviz.overview", "ImagesOverview"),
     "compare_engines": ("dockerviz.across", "compare_engines"),
+    "RegistryOptions": ("dockerviz.sources.registry_http", "RegistryOptions"),
 }
 
 
@@ -80,4 +86,6 @@ __all__ = [
     "FileContentsError", "FilePreview", "FileDiff",
     "Engine", "EngineTLSError", "EngineSSHError", "UnknownContextError", "images_overview", "ImagesOverview",
     "compare_engines",
+    "RegistryOptions", "RegistryError", "RegistryAuthError", "RegistryTLSError", "RegistryUnavailableError",
+    "RegistryImageNotFoundError",
 ]

@@ -49,14 +49,19 @@ class Progress:
 
 
 def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None = None, client=None,
-            image: str | None = None, platform: str | None = None, limits=None, engine=None) -> Image:
-    """Analyse an image: a daemon image name or id, a `docker save` archive, or an OCI layout dir.
+            image: str | None = None, platform: str | None = None, limits=None, engine=None,
+            registry=None) -> Image:
+    """Analyse an image: a daemon image name or id, a `docker save` archive, an OCI layout dir, or
+    `registry://HOST[:PORT]/REPO[:TAG|@DIGEST]` (read from the registry without pulling).
 
     `path` forces how layers are read (see dockerviz.sources.PATHS; "auto"
     picks the fastest that works here). `cache` is a layer cache (None: the
     default cache, False: none, or a dockerviz.cache.LayerCache). `progress`
     is called with a Progress object while work goes on; in a notebook,
     without one, a progress bar appears once the analysis takes over a second.
+
+    `registry` (a dockerviz.RegistryOptions or a dict of its fields: ca_file,
+    insecure, docker_config, username, password) says how to reach registries.
 
     The returned Image's `path` says how the layers were read; "cache" when
     every layer came from the cache.
@@ -111,7 +116,7 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
 
     with gc_paused(), _limits.using(limits):
         return _analyze(source, path, cache, client, tracker, (saved, waiting, export_size),
-                        {"image": image, "platform": platform})
+                        {"image": image, "platform": platform, "registry": registry})
 
 
 def images(source, *, client=None):
@@ -150,6 +155,8 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, s
             if ref.diff_id in done or any(m.diff_id == ref.diff_id for m in missing):
                 continue
             content = cache.get(ref.diff_id) if cache else None
+            if content is None and cache and ref.cache_key:
+                content = cache.get(ref.cache_key)
             if content is None:
                 missing.append(ref)
             else:
@@ -161,10 +168,11 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, s
         def finished(ref, content, encoded):
             done[ref.diff_id] = content
             if cache:
+                key = ref.cache_key or ref.diff_id
                 if encoded is not None:
-                    cache.put(ref.diff_id, content, encoded=encoded)
+                    cache.put(key, content, encoded=encoded)
                 else:
-                    cache.put(ref.diff_id, content)
+                    cache.put(key, content)
             tracker.update(layers=1, nbytes=ref.size_hint or 0)
 
         read_layers(missing, finished, want_encoded=takes_encoded)

@@ -95,7 +95,7 @@ def _analyze(args) -> int:
     cache = False if args.no_cache else None
     progress = None if args.quiet else _StderrProgress()
     img = analyze(source, path=args.path, cache=cache, progress=progress, image=args.image, platform=args.platform,
-                  limits=limit_options(args))
+                  limits=limit_options(args), registry=registry_options(args))
     if img.chosen and not args.quiet:
         sys.stderr.write(f"dockerviz: {img.chosen}\n")
     if args.json:
@@ -199,6 +199,22 @@ def _cat(args) -> int:
     return 0
 
 
+def add_registry_arguments(parser) -> None:
+    parser.add_argument("--registry-ca", metavar="FILE",
+                        help="trust this CA for registry:// sources (besides /etc/docker/certs.d/HOST:PORT/ca.crt)")
+    parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append", default=[],
+                        help="skip TLS verification for this registry and allow plain HTTP (repeatable)")
+
+
+def registry_options(args) -> dict:
+    opts: dict = {}
+    if args.registry_ca:
+        opts["ca_file"] = args.registry_ca
+    if args.insecure_registry:
+        opts["insecure"] = list(args.insecure_registry)
+    return opts
+
+
 def _first(*values):
     return next((v for v in values if v is not None), None)
 
@@ -233,7 +249,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="analyse an image's layers and waste", formatter_class=_Formatter,
                        description="SOURCE is an image name or id in the daemon, a `docker save` archive, "
-                                   "or an OCI layout directory. Without SOURCE: a bundled sample image.")
+                                   "an OCI layout directory, or registry://HOST[:PORT]/REPO[:TAG|@DIGEST] (read "
+                                   "from the registry without pulling; skopeo's docker-daemon:, docker-archive:, "
+                                   "oci: and oci-archive: prefixes work too). Without SOURCE: a bundled sample image.")
     a.add_argument("source", nargs="?", help="image reference, archive path or OCI layout directory")
     a.add_argument("--json", metavar="FILE", help="write dive's export JSON (plus dockerviz's fields); '-' = stdout")
     a.add_argument("--file-lists", action="store_true", help="include each layer's file list in the JSON")
@@ -247,11 +265,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "the rule options above override it")
     a.add_argument("--path", default="auto",
                    help="force how layers are read: auto (default: the fastest that works), tar-split, "
-                        "overlay2-diff, save-stream, archive, oci-layout")
+                        "overlay2-diff, save-stream, archive, oci-layout, registry")
     a.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
     a.add_argument("--packages", action="store_true",
                    help="list the packages (dpkg, apk, Python, npm) with the layers that installed and last "
                         "changed them; in --json, a 'packages' key")
+    add_registry_arguments(a)
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a.add_argument("--image", metavar="REF",
                    help="in an archive or layout holding several images: the tag, ref name or digest to read "

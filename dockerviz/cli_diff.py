@@ -23,8 +23,8 @@ _MARK = {"added": "+", "removed": "-", "changed": "~", "rewritten": "~", "same":
 
 def register(sub) -> None:
     d = sub.add_parser("diff", help="compare two images: layers, files, config",
-                       description="A and B are image names or ids in the daemon, `docker save` archives or OCI "
-                                   "layout directories. B is the newer one: 'added' means in B, not in A.")
+                       description="A and B are image names or ids in the daemon, `docker save` archives, OCI "
+                                   "layout directories or registry://HOST/REPO:TAG references. B is the newer one: 'added' means in B, not in A.")
     d.add_argument("a", help="the older image")
     d.add_argument("b", help="the newer image")
     d.add_argument("--type", default="layer,file,config",
@@ -37,6 +37,9 @@ def register(sub) -> None:
                    help="show values of Env variables and labels whose names look secret (masked by default)")
     d.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
     d.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
+    from .cli import add_registry_arguments
+
+    add_registry_arguments(d)
     d.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     from .cli import add_limit_option
 
@@ -58,7 +61,7 @@ def run(args) -> int:
     import gc
 
     from .analysis import analyze
-    from .cli import _StderrProgress, limit_options
+    from .cli import _StderrProgress, limit_options, registry_options
     from .model.diff import CONFIG_DIFF_COLUMNS, FILE_DIFF_COLUMNS, compare_images
     from .model.packages import DIFF_COLUMNS, TYPE_NAMES
 
@@ -66,7 +69,7 @@ def run(args) -> int:
     kinds = _kinds(args.type)
     cache = False if args.no_cache else None
     images = [analyze(src, path=args.path, cache=cache, progress=None if args.quiet else _StderrProgress(),
-                      limits=limit_options(args))
+                      limits=limit_options(args), registry=registry_options(args))
               for src in (args.a, args.b)]
     cmp = compare_images(*images, show_secrets=args.show_secrets)
     if args.file:

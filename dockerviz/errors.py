@@ -89,3 +89,23 @@ class EngineSSHError(DaemonUnavailableError):
 
 class UnknownContextError(DockervizError):
     """DOCKER_CONTEXT, `docker context use` or Engine(context=...) names no docker context."""
+
+
+class RegistryError(DockervizError):
+    """A registry answered in a way dockerviz cannot use (bad manifest, unexpected status)."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """No registry answered at the host and port named (refused, unknown host, timed out)."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials given, or asked for credentials none were found for."""
+
+
+class RegistryTLSError(RegistryError):
+    """The registry's TLS certificate could not be verified."""
+
+
+class RegistryImageNotFoundError(RegistryError, ImageNotFoundError):
+    """The repository, tag or digest is not in the registry."""

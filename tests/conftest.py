@@ -201,3 +201,19 @@ def run_offline(tmp_path):
             return fn(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def registry(docker_client, test_images, tmp_path_factory):
+    """A TLS registry with an htpasswd user on 127.0.0.1 (tests/support/registry.py), started once.
+    Without docker-registry: pytest.fail under CI=true, pytest.skip otherwise."""
+    from support.registry import Registry, RegistryUnavailable
+
+    try:
+        reg = Registry(tmp_path_factory.mktemp("registry", numbered=True))
+    except RegistryUnavailable as exc:
+        unavailable(f"no registry: {exc}")
+    try:
+        yield reg
+    finally:
+        reg.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import SourceError
+from .transports import parse_transport
 
 # Each source is imported when one is opened: naming an archive loads no daemon code.
 _LAZY = {
@@ -16,7 +17,7 @@ _LAZY = {
 }
 
 # auto: tar-split, else overlay2-diff (local classic overlay2 store), else save-stream.
-PATHS = ("auto", "tar-split", "overlay2-diff", "save-stream", "archive", "oci-layout")
+PATHS = ("auto", "tar-split", "overlay2-diff", "save-stream", "archive", "oci-layout", "registry")
 
 
 def _looks_like_path(text: str) -> bool:
@@ -25,7 +26,7 @@ def _looks_like_path(text: str) -> bool:
 
 
 def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wait=None, on_export_size=None,
-                cache=None, image: str | None = None, platform: str | None = None):
+                cache=None, image: str | None = None, platform: str | None = None, registry=None):
     """Pick the source for what the user named.
 
     An existing directory is an OCI layout, an existing file an archive, and
@@ -33,7 +34,11 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
     (see PATHS). `cache` lets a daemon source skip `docker save` when the
     layers and the image description are cached. `image` (a tag, ref name or
     digest) and `platform` (OS/ARCH[/VARIANT]) choose among several images in
-    an archive or layout (see choose.py); `platform` also checks a daemon image.
+    an archive or layout (see choose.py); `platform` also checks a daemon image
+    and picks from a registry's index. A transport prefix says what is meant
+    (see transports): `registry://` (read with the `registry` options),
+    `docker://` and `docker-daemon:` (the daemon), `docker-archive:`,
+    `oci-archive:`, `oci:` (a `:REF` after the path is the image chosen).
     """
     if path not in PATHS:
         raise SourceError(f"Unknown read path {path!r}; choose one of {', '.join(PATHS)}.")
@@ -42,19 +47,36 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
     if not isinstance(source, str) or not source.strip():
         raise SourceError(
             f"Cannot analyse {source!r}: pass an image name or id, a `docker save` archive path, "
-            "or an OCI layout directory."
+            "an OCI layout directory, or registry://HOST/REPO:TAG."
         )
-    if os.path.isdir(source):
+    transport = parse_transport(source)
+    if transport is not None:
+        if transport.kind == "registry":
+            _check_path(path, "registry", source)
+            if image:
+                raise SourceError(f"image={image!r} chooses among the images of an archive or OCI layout; "
+                                  f"{source!r} names one image (pass platform= to pick from its index).")
+            from .registry import RegistrySource
+
+            return RegistrySource(transport.target, options=registry, platform=platform)
+        named, source = source, transport.target
+        image = image or transport.want
+        if transport.kind != "daemon" and not os.path.exists(source):
+            raise SourceError(f"No such file or directory: {source} (in {named}).")
+    if path == "registry":
+        raise SourceError(f"--path registry reads registry://HOST/REPO:TAG references, not {source!r}.")
+    daemon = transport is not None and transport.kind == "daemon"
+    if not daemon and os.path.isdir(source):
         _check_path(path, "oci-layout", source)
         from .oci_layout import OCILayoutSource
 
         return OCILayoutSource(source, want=image, platform=platform)
-    if os.path.isfile(source):
+    if not daemon and os.path.isfile(source):
         _check_path(path, "archive", source)
         from .archive import ArchiveSource
 
         return ArchiveSource(source, want=image, platform=platform)
-    if _looks_like_path(source):
+    if not daemon and _looks_like_path(source):
         raise SourceError(
             f"No such file or directory: {source}. To analyse an image in the daemon, pass its name; "
             "to analyse an archive, create it first with `docker save -o FILE IMAGE`."
@@ -82,6 +104,12 @@ def list_images(source, *, client=None) -> list:
         from .archive import ArchiveSource
 
         src = ArchiveSource(source)
+        try:
+            return src.candidates()
+        finally:
+            src.close()
+    if isinstance(source, str) and source.startswith("registry://"):
+        src = open_source(source)
         try:
             return src.candidates()
         finally:

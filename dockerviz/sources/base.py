@@ -23,12 +23,12 @@ class LayerRef(Record):
     """One layer of an image, in manifest order."""
 
     __slots__ = _fields = ("diff_id", "id", "open", "reader", "size_hint", "what", "fetch", "blob_digest", "blob_size",
-                           "verify")
+                           "verify", "cache_key")
 
     def __init__(self, diff_id: str, id: str, open: Callable[[], BinaryIO] | None = None,
                  reader: Callable[[], LayerContent] | None = None, size_hint: int | None = None,
                  what: str = "layer", fetch: Callable[[str, int], bytes] | None = None, blob_digest: str | None = None,
-                 blob_size: int | None = None, verify: bool = True):
+                 blob_size: int | None = None, verify: bool = True, cache_key: str | None = None):
         self.diff_id = diff_id
         self.id = id  # the name dive prints: the legacy layer directory or the blob digest hex
         self.open = open  # the layer blob, possibly compressed
@@ -39,6 +39,9 @@ class LayerRef(Record):
         self.blob_digest = blob_digest  # what the stored (maybe compressed) bytes must hash to, when named
         self.blob_size = blob_size  # how many stored bytes the descriptor promises
         self.verify = verify  # False only for a daemon's own layer store, which the daemon verified
+        # The key its content is cached under when that is not the diff id: a layer read from its
+        # table of contents alone is proven by the TOC's digest, not by the diff id.
+        self.cache_key = cache_key
 
     def read(self) -> LayerContent:
         """The layer's content; from a blob, only once its bytes hash to the diff id (and blob digest)."""

@@ -28,3 +28,16 @@ def unavailable(why: str):
     if in_ci():
         pytest.fail(f"cannot run under CI=true: {why}", pytrace=False)
     pytest.skip(why)
+
+
+def stop_process(proc, timeout: float = 10) -> None:
+    """Terminate a service process the tests started, killing it when it does not stop in time."""
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import stop_process
 from .engine import ping
 
 START_TIMEOUT = 30.0
@@ -67,11 +68,5 @@ class PodmanService:
             raise PodmanUnavailable(f"podman load {archive} failed: {r.stderr.strip()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()

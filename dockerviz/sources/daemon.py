@@ -156,7 +156,7 @@ class DaemonSource(HeldFiles):
         """Up to n bytes of one file of layer `index`, by a second pass over the save stream
         that keeps only that file (a remote daemon, Podman: no other way to reach a layer's bytes)."""
         from .files import MemberNotFound
-        from .streaming import fetch_members, layer_member_names
+        from .streaming import ChunkReader, fetch_members, layer_member_names
 
         image_id = self.inspect["Id"] if self.inspect else self.reference
         where = f"the save stream of {self.reference}"

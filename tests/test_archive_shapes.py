@@ -111,3 +111,88 @@ def test_pre_1_10_save_archive_is_named(tmp_path):
             tar.addfile(info, io.BytesIO(data))
     with pytest.raises(ArchiveError, match=r"before 1\.10.*save it again"):
         dockerviz.analyze(synth.write(tmp_path / "old.tar", buf.getvalue()))
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_compressed_whole_archive(tmp_path, compress):
+    plain = synth.legacy_archive(_layers())
+    if compress == "gzip":
+        import gzip
+
+        packed = gzip.compress(plain)
+    else:
+        import zstandard
+
+        packed = zstandard.ZstdCompressor().compress(plain)
+    ref = dockerviz.analyze(synth.write(tmp_path / "plain.tar", plain), cache=False)
+    img = dockerviz.analyze(synth.write(tmp_path / f"packed.tar.{compress}", packed), cache=False)
+    assert (img.dive.layer_sizes, img.reclaimable_bytes, img.id) == (ref.dive.layer_sizes, 300, ref.id)
+
+
+def test_empty_layer_history_entries(tmp_path):
+    history = [{"created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
+               {"created_by": "/bin/sh -c #(nop)  ENV A=1", "empty_layer": True},
+               {"created_by": "/bin/sh -c echo b > /app/b"},
+               {"created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": True}]
+    img = dockerviz.analyze(synth.write(tmp_path / "a.tar", synth.legacy_archive(_layers(), history)), cache=False)
+    layers = img.to_dive_json()["layer"]
+    assert [layer["command"] for layer in layers] == ["#(nop) ADD file:abc in / ", "echo b > /app/b"]
+    assert [layer["createdBy"] for layer in layers] == [history[0]["created_by"], history[2]["created_by"]]
+    assert len(img.steps) == 4 and [s.layer for s in img.steps] == [0, None, 1, None]
+
+
+DOCKER_TYPES = {"application/vnd.oci.image.manifest.v1+json": "application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.oci.image.config.v1+json": "application/vnd.docker.container.image.v1+json",
+                "application/vnd.oci.image.layer.v1.tar+gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip"}
+
+
+def test_docker_media_types_and_a_nested_manifest_list_in_an_oci_layout(tmp_path):
+    """An OCI layout whose index points at a Docker manifest list of Docker v2 manifests (what a registry
+    copy of a Docker Hub image holds), against the same image with OCI types."""
+    import hashlib
+
+    files = synth.oci_files(_layers(), compress="gzip")
+    index = json.loads(files["index.json"])
+    desc = next(d for d in index["manifests"] if "io.containerd.image.name" in d.get("annotations", {}))
+    old = desc["digest"].split(":")[1]
+    manifest = files.pop("blobs/sha256/" + old).decode()
+    for oci, docker in DOCKER_TYPES.items():
+        manifest = manifest.replace(oci, docker)
+    data = manifest.encode()
+    files["blobs/sha256/" + hashlib.sha256(data).hexdigest()] = data
+    mlist = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "manifests": [{"mediaType": DOCKER_TYPES["application/vnd.oci.image.manifest.v1+json"],
+                                       "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data),
+                                       "platform": {"os": "linux", "architecture": "amd64"}}]}).encode()
+    files["blobs/sha256/" + hashlib.sha256(mlist).hexdigest()] = mlist
+    desc.update(mediaType="application/vnd.docker.distribution.manifest.list.v2+json",
+                digest="sha256:" + hashlib.sha256(mlist).hexdigest(), size=len(mlist))
+    files["index.json"] = json.dumps(index).encode()
+    for name, blob in files.items():
+        (tmp_path / "docker" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "docker" / name).write_bytes(blob)
+    ref = dockerviz.analyze(synth.write_oci_layout(tmp_path / "oci", _layers(), compress="gzip"), cache=False)
+    img = dockerviz.analyze(str(tmp_path / "docker"), cache=False)
+    assert (img.dive.layer_sizes, img.reclaimable_bytes) == (ref.dive.layer_sizes, 300)
+    assert dockerviz.images(str(tmp_path / "docker"))["kind"].tolist() == ["attestation", "image"]
+
+
+def test_docker_25_archive_with_manifest_json_and_index(tmp_path):
+    files = synth.oci_files(_layers())
+    index = json.loads(files["index.json"])
+    desc = next(d for d in index["manifests"] if "io.containerd.image.name" in d.get("annotations", {}))
+    manifest = json.loads(files["blobs/sha256/" + desc["digest"].split(":")[1]])
+    files["manifest.json"] = json.dumps([{
+        "Config": "blobs/sha256/" + manifest["config"]["digest"].split(":")[1], "RepoTags": ["synthetic:latest"],
+        "Layers": ["blobs/sha256/" + d["digest"].split(":")[1] for d in manifest["layers"]]}]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path = synth.write(tmp_path / "docker25.tar", buf.getvalue())
+    img = dockerviz.analyze(path, cache=False)
+    assert img.name == "synthetic:latest" and img.reclaimable_bytes == 300
+    assert img.layer_ids == [d["digest"].split(":")[1] for d in manifest["layers"]]
+    assert dockerviz.analyze(path, platform="linux/amd64", cache=False).dive.layer_sizes == img.dive.layer_sizes

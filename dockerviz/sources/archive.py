@@ -23,6 +23,7 @@ from .slices import FileSlice
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    import tempfile
     from typing import BinaryIO, Callable
 
 MAX_LINK_HOPS = 16

@@ -5,10 +5,11 @@ One JupyterLab server and one browser serve the whole module. Without Chromium
 or playwright the tests skip, except under CI=true where they fail; tests that
 need images from the daemon use the `docker_client` fixture.
 
-Numbers printed with -s: the bytes the browser receives for the first render of
-an explorer over a 40k-entry layer (all websocket frames from pressing
-Shift+Enter until the widget is drawn), and how long opening a directory takes
-(from the click to the rows in the DOM, measured in the page).
+Numbers printed with -s, and checked against the README's: the bytes the browser
+receives for the first render of an explorer over a 40k-entry layer (every
+websocket message from pressing Shift+Enter until the kernel is idle again), and
+how long opening a directory takes (from the click to the rows in the DOM); both
+measured inside the page (a logging WebSocket, performance.now(), a MutationObserver).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,8 @@ EVIL = '<img src=x onerror="window.__pwned=1">'
 EVIL_LABEL = "<script>window.__pwned=2</script>"
 SECRET = "do-not-show-this-token-value"
 XSS_TAG = "dockerviz-test/xss:latest"
-FIRST_RENDER_LIMIT = 1_000_000  # bytes
+README_FIRST_RENDER = 39_000  # bytes, as the README says
+LOADED_OPEN_MS = 1500  # the README says about 20 ms on an idle machine; see the test for the slack
 
 # Errors Notebook 7's own page raises while it starts (nothing to do with the widgets).
 APP_NOISE = ("Command 'filebrowser:open-path' not registered", "Cannot read properties of undefined (reading 'schema')")
@@ -429,7 +430,14 @@ def big_layer_archive(path: Path) -> int:
     return len(spec)
 
 
+def wait_kernel_idle(page) -> None:
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=90_000)
+
+
 def test_a_40k_entry_layer_renders_small_and_opens_directories_lazily(lab, page, tmp_path):
+    """The README's figures for a 40k-entry layer, measured in the browser's own timeline: the bytes of
+    every websocket message from running the cell until the kernel is idle again, and the time from a
+    click on a directory to its rows in the DOM (performance.now() and a MutationObserver in the page)."""
     archive = tmp_path / "big.tar"
     entries = big_layer_archive(archive)
     assert entries > 40_000
@@ -438,41 +446,47 @@ def test_a_40k_entry_layer_renders_small_and_opens_directories_lazily(lab, page,
         f"img = dockerviz.analyze({src(archive)}, cache=False)\nex = LayerExplorer(img)\nprint('READY')",
         "ex",
     ])
-    counter = B.FrameCounter(page)
+    frames = B.FrameLog(page)
     run_notebook(page, lab.lab_url(nb), cells=2, wait_for=".jp-OutputArea-output:has-text('READY')")
-    page.wait_for_timeout(500)
-    counter.start()
+    wait_kernel_idle(page)
+    frames.mark()
     run_next(page)
-    page.wait_for_selector(EXPLORER)
     page.wait_for_selector(f'{EXPLORER} tr[data-path="/flat"]')
-    page.wait_for_timeout(1500)  # let the rest of the execution's messages arrive
-    first_render = counter.stop()
+    wait_kernel_idle(page)  # the execution's last message has arrived
+    received = frames.frames()
+    first_render = sum(received)
     assert_clean(page)
     w = page.locator(EXPLORER)
 
-    timings = {}
-    for path, rows in (("/flat", 500), ("/data", 150)):
-        t0 = time.perf_counter()
-        w.locator(f'tr[data-path="{path}"] button.dvz-toggle').click()
-        page.wait_for_selector(f'{EXPLORER} tr[data-path="{path}"][data-open-ms]')
-        wall = (time.perf_counter() - t0) * 1000
-        in_page = float(w.locator(f'tr[data-path="{path}"]').get_attribute("data-open-ms"))
-        timings[path] = (in_page, wall)
-        assert w.locator(f'.dvz-tree tr.dvz-row[data-path^="{path}/"]').count() == rows
-    # the next page of a 10k-entry directory
-    w.get_by_role("button", name="Show more (500 of 10000 shown)").click()
-    page.wait_for_function("el => el.querySelectorAll('tr.dvz-row[data-path^=\"/flat/\"]').length === 1000",
-                           arg=w.element_handle())
-    # a subdirectory of /data
-    t0 = time.perf_counter()
-    w.locator('tr[data-path="/data/d042"] button.dvz-toggle').click()
-    page.wait_for_selector(f'{EXPLORER} tr[data-path="/data/d042"][data-open-ms]')
-    timings["/data/d042"] = (float(w.locator('tr[data-path="/data/d042"]').get_attribute("data-open-ms")),
-                             (time.perf_counter() - t0) * 1000)
+    # each figure is the quickest of several fresh fetches of the same kind (the explorer keeps no
+    # directory it has not shown), which a passing burst of load on the machine does not move
+    pages_of_500, dirs_of_200 = [], []
+    pages_of_500.append(B.open_directory_ms(page, EXPLORER, "/flat", 500))
+    page.wait_for_selector(f'{EXPLORER} tr[data-path="/flat"][data-open-ms]')
+    own = float(w.locator('tr[data-path="/flat"]').get_attribute("data-open-ms"))
+    assert 0 < own <= pages_of_500[0] + 1, (own, pages_of_500)  # the explorer's own figure lies inside the page's
+    for shown in (500, 1000, 1500):  # the next pages of the 10k-entry directory
+        assert w.get_by_role("button", name=f"Show more ({shown} of 10000 shown)").count() == 1
+        pages_of_500.append(B.click_to_rows_ms(page, EXPLORER, "button.dvz-more-btn",
+                                               'tr.dvz-row[data-path^="/flat/"]', shown + 500))
+    opened_data = B.open_directory_ms(page, EXPLORER, "/data", 150)
+    for d in range(40, 44):  # subdirectories of /data, 200 files each
+        dirs_of_200.append(B.open_directory_ms(page, EXPLORER, f"/data/d{d:03d}", 200))
     assert w.locator('.dvz-tree tr.dvz-row[data-path^="/data/d042/"]').count() == 200
+    assert w.locator('tr.dvz-row[data-path^="/flat/"]').count() == 2000
     print(f"\n40k-entry layer ({entries} entries): first render received by the browser: {first_render} bytes "
-          f"in {len(counter.frames)} websocket frames (largest {max(counter.frames)} bytes)")
-    for path, (in_page, wall) in timings.items():
-        print(f"  open {path}: {in_page:.1f} ms in the page (click to rows in the DOM), {wall:.0f} ms seen by the test")
-    assert first_render <= FIRST_RENDER_LIMIT
+          f"in {len(received)} websocket messages (largest {max(received)} bytes)")
+    print("  in the page, click to rows in the DOM: "
+          f"500 rows of /flat {', '.join(f'{ms:.0f}' for ms in pages_of_500)} ms; "
+          f"/data (150 rows) {opened_data:.0f} ms; "
+          f"200-row subdirectories {', '.join(f'{ms:.0f}' for ms in dirs_of_200)} ms")
+    # README: "the first render sends 39 kB"; the size does not depend on load
+    assert abs(first_render - README_FIRST_RENDER) <= 0.15 * README_FIRST_RENDER, first_render
+    # README: "about 20 ms" to open a directory on an idle machine. The bound is deliberately loose:
+    # with both cores busy (the load average of this 2-core machine reached 15 while others' tests ran)
+    # the page and the kernel each get a sliver of a core and the same opens took 100-980 ms; a
+    # regression to per-row widget models or a whole-tree render costs seconds for these directories.
+    for name, best in (("500 rows of /flat", min(pages_of_500)), ("/data", opened_data),
+                       ("a 200-row subdirectory", min(dirs_of_200))):
+        assert best <= LOADED_OPEN_MS, (name, best, pages_of_500, opened_data, dirs_of_200)
     assert_clean(page)

@@ -109,28 +109,73 @@ def contrast(page, selector: str) -> dict:
     return page.evaluate(CONTRAST_JS, selector)
 
 
-class FrameCounter:
-    """Counts the bytes of websocket frames the page receives (all of the page's sockets)."""
+# Installed before the page's own scripts: every websocket message the page receives is logged with
+# its size in bytes and the page's performance.now(), so sizes and times come from the browser's
+# own timeline, not from the test driving it.
+FRAME_LOG_SCRIPT = """
+(() => {
+  const Native = window.WebSocket;
+  const log = (window.__frames = []);
+  const size = (d) => typeof d === "string" ? new TextEncoder().encode(d).length : (d.byteLength ?? d.size ?? 0);
+  class Logged extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => log.push([performance.now(), size(e.data)]));
+    }
+  }
+  window.WebSocket = Logged;
+})();
+"""
+
+
+class FrameLog:
+    """The bytes of websocket messages the page received since a mark in its own timeline."""
 
     def __init__(self, page):
-        self.frames: list[int] = []
-        self.on = False
-        page.on("websocket", self._socket)
+        self.page = page
+        page.add_init_script(FRAME_LOG_SCRIPT)
+        self.since = 0.0
 
-    def _socket(self, ws) -> None:
-        ws.on("framereceived", self._frame)
+    def mark(self) -> None:
+        self.since = self.page.evaluate("() => performance.now()")
 
-    def _frame(self, payload) -> None:
-        if self.on:
-            self.frames.append(len(payload.encode("utf-8") if isinstance(payload, str) else payload))
+    def frames(self) -> list[int]:
+        return self.page.evaluate("t => window.__frames.filter(f => f[0] >= t).map(f => f[1])", self.since)
 
-    def start(self) -> None:
-        self.frames.clear()
-        self.on = True
 
-    def stop(self) -> int:
-        self.on = False
-        return sum(self.frames)
+# Click a button inside the page and time, with performance.now(), how long until `rows` elements
+# match `counted` in the widget (a MutationObserver sees them as they are inserted).
+CLICK_TO_ROWS_SCRIPT = """
+([root, clicked, counted, rows]) => new Promise((resolve, reject) => {
+  const widget = document.querySelector(root);
+  const button = widget.querySelector(clicked);
+  const count = () => widget.querySelectorAll(counted).length;
+  const timer = setTimeout(() => reject(new Error(`${counted}: ${count()} rows after 60 s`)), 60000);
+  let t0 = 0;
+  const seen = new MutationObserver(() => {
+    if (count() >= rows) {
+      const ms = performance.now() - t0;
+      seen.disconnect();
+      clearTimeout(timer);
+      resolve(ms);
+    }
+  });
+  seen.observe(widget, {childList: true, subtree: true});
+  t0 = performance.now();
+  button.click();
+})
+"""
+
+
+def click_to_rows_ms(page, root: str, clicked: str, counted: str, rows: int) -> float:
+    """Milliseconds, in the page's own clock, from clicking `clicked` to `rows` elements matching `counted`."""
+    return float(page.evaluate(CLICK_TO_ROWS_SCRIPT, [root, clicked, counted, rows]))
+
+
+def open_directory_ms(page, root: str, path: str, rows: int) -> float:
+    """From a click on directory `path`'s toggle to its first `rows` rows in the DOM."""
+    return click_to_rows_ms(page, root, f'tr[data-path="{path}"] button.dvz-toggle',
+                            f'.dvz-tree tr.dvz-row[data-path^="{path}/"]', rows)
 
 
 def run_first_cell(page, *, idle_timeout: float = 90_000) -> None:

@@ -103,12 +103,15 @@ def overview_html(ov, max_rows: int = 50) -> str:
     png = base64.b64encode(buf.getvalue()).decode()
     head = ("engine", "image", "size", "shared", "unique", "containers", "removing it frees")
     rows = []
-    for r in ov.images.head(max_rows).itertuples():
+    # every engine gets its share of the rows, biggest images first
+    per_engine = max(1, max_rows // max(1, ov.images.engine.nunique()))
+    shown = ov.images.groupby("engine", sort=False, group_keys=False).head(per_engine)
+    for r in shown.itertuples():
         frees = fmt_bytes(r.frees_bytes) + (f" ({r.note})" if r.note else "")
         cells = (r.engine, r.image, fmt_bytes(r.size_bytes), fmt_bytes(r.shared_bytes), fmt_bytes(r.unique_bytes),
                  r.containers, frees)
         rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + "</tr>")
-    more = len(ov.images) - max_rows
+    more = len(ov.images) - len(shown)
     tail = f"<p>and {more} more images: see .images</p>" if more > 0 else ""
     return (f'<div class="dockerviz-images-overview"><p>{esc(ov.describe())}</p>'
             f'<img alt="images and their layers" src="data:image/png;base64,{png}">'

@@ -133,6 +133,7 @@ class Engine:
             ep = contexts.load_context(context, "Engine(context=...)")
         elif host is not None:
             host = str(host)
+            cert_path = os.path.expanduser(str(cert_path)) if cert_path is not None else None
             ep = contexts.Endpoint(host=host, name=host, found_in="the host argument", tls=cert_path is not None,
                                    tls_verify=cert_path is not None and tls_verify, cert_dir=cert_path)
         else:

@@ -97,3 +97,37 @@ def test_missing_choice_names_the_choices(layout):
     assert r.returncode == 2 and "app:1 (linux/amd64)" in r.stderr and "Traceback" not in r.stderr
     with pytest.raises(ImageChoiceError, match="OS/ARCH"):
         dockerviz.analyze(str(layout), platform="linux//", cache=False)
+
+
+def test_daemon_image_platforms_from_an_inspect_answer():
+    """Image inspect as API 1.48+ answers on a containerd-store daemon (`Manifests`), and as older ones do."""
+    from dockerviz.sources.daemon import daemon_candidates
+
+    inspect = {"Id": "sha256:" + "a" * 64, "RepoTags": ["app:2"], "Os": "linux", "Architecture": "amd64",
+               "Manifests": [
+                   {"ID": "sha256:" + "1" * 64, "Kind": "image", "Size": {"Content": 1000},
+                    "ImageData": {"Platform": {"os": "linux", "architecture": "amd64"}}},
+                   {"ID": "sha256:" + "2" * 64, "Kind": "image", "Size": {"Content": 2000},
+                    "ImageData": {"Platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}},
+                   {"ID": "sha256:" + "3" * 64, "Kind": "attestation",
+                    "AttestationData": {"For": "sha256:" + "1" * 64}}]}
+    found = daemon_candidates(inspect)
+    assert [(c.kind, c.platform, c.size) for c in found] == [
+        ("image", "linux/amd64", 1000), ("image", "linux/arm64/v8", 2000), ("attestation", "", None)]
+    assert found[2].attests == found[0].digest
+    old = daemon_candidates({k: v for k, v in inspect.items() if k != "Manifests"} | {"Size": 5})
+    assert [(c.refs, c.platform, c.size) for c in old] == [(["app:2"], "linux/amd64", 5)]
+
+
+def test_platform_of_a_daemon_image(test_images):
+    from dockerviz.errors import SourceError
+    from support import images
+
+    host = host_platform()
+    img = dockerviz.analyze(images.BUSYBOX.tag, platform=host)
+    assert img.size_bytes > 0
+    other = "linux/s390x" if normalise_platform(host)[1] != "s390x" else "linux/amd64"
+    with pytest.raises(ImageChoiceError, match=f"no {other} image.*{images.BUSYBOX.tag}:latest \\({host}\\)"):
+        dockerviz.analyze(images.BUSYBOX.tag, platform=other)
+    with pytest.raises(SourceError, match="chooses among the images of an archive"):
+        dockerviz.analyze(images.BUSYBOX.tag, image="other:1")

@@ -77,9 +77,10 @@ class DaemonSource(HeldFiles):
     def _check_platform(self) -> None:
         if not self.platform:
             return
+        inspect = self.inspect or {}
         where = f"the daemon's image {self.reference}"
-        chosen, _ = choose(daemon_candidates(self.inspect), platform=self.platform, where=where)
-        own = platform_text(self.inspect.get("Os"), self.inspect.get("Architecture"), self.inspect.get("Variant"))
+        chosen, _ = choose(daemon_candidates(inspect), platform=self.platform, where=where)
+        own = platform_text(inspect.get("Os"), inspect.get("Architecture"), inspect.get("Variant"))
         if not platform_matches(chosen.platform, own):
             raise SourceError(
                 f"{where} is {own}; its {chosen.platform} variant is stored too, but dockerviz reads a daemon image "

@@ -63,7 +63,7 @@ def _is_index(body: dict, desc: dict) -> bool:
 def _config_platform(store: Store, manifest: dict) -> str:
     """os/arch[/variant] from the image config, for manifests an index lists without a platform."""
     try:
-        config = load_json(store.read(blob_path((manifest.get("config") or {}).get("digest"), store.where),
+        config = load_json(store.read(blob_path(str((manifest.get("config") or {}).get("digest") or ""), store.where),
                                       "image config blob"), "image config")
     except ArchiveError:
         return ""
@@ -219,7 +219,7 @@ def legacy_candidates(store: Store) -> list:
         text = platform_text(config.get("os"), config.get("architecture"), config.get("variant")) \
             if isinstance(config, dict) else ""
         sizes = [store.size(n) if isinstance(n, str) and store.exists(n) else None for n in layer_names]
-        size = None if None in sizes else sum(sizes)
+        size = sum(x for x in sizes if x is not None) if None not in sizes else None
         tags = entry.get("RepoTags") if isinstance(entry.get("RepoTags"), list) else []
         out.append(Candidate(refs=[str(t) for t in tags], digest=_config_digest(config_name), platform=text,
                              size=size, handle=(entry, config)))

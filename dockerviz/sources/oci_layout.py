@@ -123,8 +123,8 @@ class OCILayoutSource:
 
     def _store(self) -> tuple:
         if _is_docker_dir(self.path):
-            store = FlatDirStore(self.path)
-            return store, [docker_dir_candidate(store)]
+            flat = FlatDirStore(self.path)
+            return flat, [docker_dir_candidate(flat)]
         self._check()
         store = DirStore(self.path)
         return store, oci_candidates(store)

@@ -41,7 +41,7 @@ _LAZY = {
     "Image": ("dockerviz.model.image", "Image"),
     "build": ("dockerviz.building.api", "build"),
     "builds": ("dockerviz.building.api", "builds"),
-    "builds_figure": ("dockerviz.building.api", "builds_figure"),
+    "builds_figure": ("dockerviz.views.build_history", "builds_figure"),
     "run": ("dockerviz.containers.api", "run"),
     "container": ("dockerviz.containers.api", "container"),
     "monitor": ("dockerviz.containers.api", "monitor"),
@@ -81,7 +81,8 @@ def __dir__():
 
 __all__ = [
     "analyze", "images", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
-    "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff", "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
+    "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff",
+    "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "ImageChoiceError", "BuildError",
     "FileContentsError", "FilePreview", "FileDiff",
     "Engine", "EngineTLSError", "EngineSSHError", "UnknownContextError", "images_overview", "ImagesOverview",

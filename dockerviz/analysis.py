@@ -6,6 +6,7 @@ import contextlib
 import os
 import time
 
+from .humanize import in_kernel as _in_kernel
 from .model.gc_pause import gc_paused
 from .model.image import Image
 from .model.jsondoc import check_config
@@ -88,10 +89,10 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
         with contextlib.closing(eng.client(timeout=None)) as own:
             return analyze(source, path=path, cache=cache, progress=progress, client=own, image=image,
                            platform=platform, limits=limits)
-    if progress is None:
-        from .progress import notebook_progress
+    if progress is None and _in_kernel():
+        from .views.progress import NotebookProgress
 
-        progress = notebook_progress()
+        progress = NotebookProgress()
     tracker = Progress(progress)
 
     def saved(n):

@@ -6,33 +6,11 @@ import argparse
 import json
 import os
 import sys
-import time
 
+from .cli_options import add_limit_option, add_registry_arguments, limit_options, registry_options
 from .errors import DockervizError
 from .humanize import fmt_bytes as _human
-
-
-class _StderrProgress:
-    """One self-updating stderr line, shown only once work has taken over a second."""
-
-    def __init__(self):
-        self.shown = False
-        self._width = 0
-
-    def __call__(self, p) -> None:
-        if time.monotonic() - p.started < 1.0 and not self.shown:
-            return
-        if p.phase == "done":
-            if self.shown:
-                sys.stderr.write("\n")
-            return
-        from .progress import describe
-
-        self.shown = True
-        line = describe(p)
-        sys.stderr.write(f"\r{line}{' ' * max(0, self._width - len(line))}")  # blank what a longer line left
-        self._width = len(line)
-        sys.stderr.flush()
+from .progress import StderrProgress
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -93,7 +71,7 @@ def _analyze(args) -> int:
 
     source = args.source or _default_source()
     cache = False if args.no_cache else None
-    progress = None if args.quiet else _StderrProgress()
+    progress = None if args.quiet else StderrProgress()
     img = analyze(source, path=args.path, cache=cache, progress=progress, image=args.image, platform=args.platform,
                   limits=limit_options(args), registry=registry_options(args))
     if img.chosen and not args.quiet:
@@ -150,22 +128,6 @@ def _images(args) -> int:
     return 0
 
 
-def limit_options(args) -> dict | None:
-    """--limit NAME=VALUE options (repeatable, or comma-separated) as a dict for analyze(limits=...)."""
-    from .model.limits import parse
-
-    found: dict = {}
-    for text in getattr(args, "limit", None) or []:
-        found.update(parse(text))
-    return found or None
-
-
-def add_limit_option(parser) -> None:
-    parser.add_argument("--limit", action="append", metavar="NAME=VALUE",
-                        help="raise a bound on untrusted input, e.g. json_bytes=256MiB or path_depth=8192 "
-                             "(see the README's 'Limits'); repeatable")
-
-
 def _package_json(img) -> dict:
     from .model.packages import CHANGE_COLUMNS, PACKAGE_COLUMNS
 
@@ -192,27 +154,11 @@ def _cat(args) -> int:
     from .analysis import analyze
 
     img = analyze(args.source, path=args.path, cache=False if args.no_cache else None,
-                  progress=None if args.quiet else _StderrProgress())
+                  progress=None if args.quiet else StderrProgress())
     data = img.read(args.file, args.layer, max_bytes=args.max_bytes)
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
     return 0
-
-
-def add_registry_arguments(parser) -> None:
-    parser.add_argument("--registry-ca", metavar="FILE",
-                        help="trust this CA for registry:// sources (besides /etc/docker/certs.d/HOST:PORT/ca.crt)")
-    parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append", default=[],
-                        help="skip TLS verification for this registry and allow plain HTTP (repeatable)")
-
-
-def registry_options(args) -> dict:
-    opts: dict = {}
-    if args.registry_ca:
-        opts["ca_file"] = args.registry_ca
-    if args.insecure_registry:
-        opts["insecure"] = list(args.insecure_registry)
-    return opts
 
 
 def _first(*values):

@@ -13,6 +13,7 @@ import json
 import sys
 
 from .humanize import fmt_bytes
+from .progress import StderrProgress
 
 KINDS = ("layer", "file", "config")
 PACKAGE_KINDS = ("apt", "dpkg", "pip", "python", "npm", "apk")  # container-diff's analyser names, and ours
@@ -37,11 +38,11 @@ def register(sub) -> None:
                    help="show values of Env variables and labels whose names look secret (masked by default)")
     d.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
     d.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
-    from .cli import add_registry_arguments
+    from .cli_options import add_registry_arguments
 
     add_registry_arguments(d)
     d.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
-    from .cli import add_limit_option
+    from .cli_options import add_limit_option
 
     add_limit_option(d)
     d.set_defaults(func=run)
@@ -61,14 +62,14 @@ def run(args) -> int:
     import gc
 
     from .analysis import analyze
-    from .cli import _StderrProgress, limit_options, registry_options
+    from .cli_options import limit_options, registry_options
     from .model.diff import CONFIG_DIFF_COLUMNS, FILE_DIFF_COLUMNS, compare_images
     from .model.packages import DIFF_COLUMNS, TYPE_NAMES
 
     gc.disable()  # a short-lived process building acyclic data
     kinds = _kinds(args.type)
     cache = False if args.no_cache else None
-    images = [analyze(src, path=args.path, cache=cache, progress=None if args.quiet else _StderrProgress(),
+    images = [analyze(src, path=args.path, cache=cache, progress=None if args.quiet else StderrProgress(),
                       limits=limit_options(args), registry=registry_options(args))
               for src in (args.a, args.b)]
     cmp = compare_images(*images, show_secrets=args.show_secrets)

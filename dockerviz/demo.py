@@ -44,8 +44,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .humanize import in_kernel as _in_kernel
 from .errors import BuildError, DaemonUnavailableError, DockervizError
+from .humanize import in_kernel as _in_kernel
+from .views.recorded import BANNER_STYLE, RecordedBuild, RecordedView
 
 __all__ = [
     "Demo",
@@ -105,7 +106,7 @@ def read_manifest() -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise DockervizError(f"{MANIFEST} is unreadable ({exc}); re-record with `python -m dockerviz.demo record`.")
+        raise DockervizError(f"{MANIFEST} is unreadable ({exc}); re-record with `python -m dockerviz.demo record`.") from None
 
 
 def recorded_at(manifest: dict | None = None) -> str:
@@ -284,99 +285,18 @@ def write_blank_archive(chunks, out) -> Path:
 # ---- banners and recorded display -------------------------------------------------------------
 
 
-_BANNER_STYLE = (
-    "border-left:4px solid var(--jp-warn-color1, #b26a00);"
-    "background:var(--jp-layout-color2, #f6f0e4);color:var(--jp-ui-font-color1, #222);"
-    "padding:4px 10px;margin:2px 0 6px 0;font-size:0.95em"
-)
-
-
-def banner_html(text: str) -> str:
-    return (f'<div class="dockerviz-recorded-banner" role="note" style="{_BANNER_STYLE}">'
-            f"<b>Recorded data</b> &middot; {html.escape(text, quote=True)}</div>")
-
-
-class _RecordedView:
-    """Mixed into the class of an object loaded from a recording: its display gets a banner."""
-
-    _demo_note = ""
-
-    def _inner_widget(self):
-        w = getattr(self, "widget")
-        return w() if callable(w) else w
-
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        text = f"[recorded data: {self._demo_note}] {super().__repr__()}"
-        shown = getattr(self, "_display_count", None)
-        if shown is not None:  # a build already shown in this cell: no second copy
-            from .building.result import _execution_count
-
-            if shown == _execution_count():
-                return {"text/plain": text}
-        import ipywidgets as w
-
-        box = w.VBox([w.HTML(banner_html(self._demo_note)), self._inner_widget()])
-        box.add_class("dockerviz-recorded")
-        data = box._repr_mimebundle_(include=include, exclude=exclude)
-        if isinstance(data, tuple):
-            data = data[0]
-        data = dict(data or {})
-        data["text/plain"] = text
-        data["text/html"] = self._repr_html_()
-        return data
-
-    def _repr_html_(self):
-        """Banner plus a static rendering, for readers without widgets (GitHub, nbviewer)."""
-        return banner_html(self._demo_note) + static_html(self)
-
-
-def static_html(obj) -> str:
-    """The plain-HTML version of a recorded view (no widgets, no JavaScript)."""
-    from .building.result import BuildResult
-    from .containers.lifecycle import ContainerView
-    from .containers.monitor import UsageMonitor
-
-    try:
-        if isinstance(obj, BuildResult):
-            from .views.build_view import static_html as build_html
-
-            return build_html(obj)
-        if isinstance(obj, ContainerView):
-            from .views.container_view import diff_tree_html, header_html, layer_stack_html
-
-            return (header_html(obj) + layer_stack_html(obj.layers() or [], obj.sizes() or {})
-                    + diff_tree_html(obj.diff() or []))
-        if isinstance(obj, UsageMonitor):
-            from .views.usage_monitor import latest_table_html
-
-            return latest_table_html(obj.rows(), [c["name"] for c in obj.containers])
-    except Exception:  # a recording without some part: the text is still there
-        pass
-    return f"<pre>{html.escape(repr(obj))}</pre>"
-
-
-class _RecordedBuild(_RecordedView):
-    def widget(self):
-        view = getattr(self, "_demo_view", None)
-        if view is None:
-            from .views.build_view import BuildView
-
-            view = self._demo_view = BuildView(self)
-        return view.widget
-
-
 _recorded_classes: dict = {}
 
 
 def mark_recorded(obj, note: str):
     """Give obj (a ContainerView, UsageMonitor or BuildResult) a class that shows a banner."""
     base = type(obj)
-    if isinstance(obj, _RecordedView):
+    if isinstance(obj, RecordedView):
         obj._demo_note = note
         return obj
     from .building.result import BuildResult
 
-    mixin = _RecordedBuild if isinstance(obj, BuildResult) else _RecordedView
+    mixin = RecordedBuild if isinstance(obj, BuildResult) else RecordedView
     sub = _recorded_classes.get(base)
     if sub is None:
         sub = type(f"Recorded{base.__name__}", (mixin, base), {"__module__": __name__, "__doc__": base.__doc__})
@@ -462,7 +382,7 @@ class Demo:
 
     def _repr_html_(self) -> str:
         colour = "var(--jp-success-color1, #2e7d32)" if self.live else "var(--jp-warn-color1, #b26a00)"
-        style = _BANNER_STYLE.replace("var(--jp-warn-color1, #b26a00)", colour)
+        style = BANNER_STYLE.replace("var(--jp-warn-color1, #b26a00)", colour)
         head, _, rest = self.describe().partition(": ")
         return (f'<div class="dockerviz-demo-mode" role="status" style="{style}">'
                 f"<b>{html.escape(head)}</b>: {html.escape(rest)}</div>")
@@ -657,7 +577,7 @@ class Demo:
         client = engine.client()
         with engine.translated(image):
             c = client.containers.create(image, command, name=full, **options)
-        _register(c.id)
+        _register(c.id, engine.as_engine(None))
         view = ContainerView(c.id, owned=True, client=client)
         self.views.append(view)
         return self._keep(key, view)

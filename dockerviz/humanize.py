@@ -20,6 +20,21 @@ def fmt_bytes(n) -> str:
     return f"{n:.1f} TB"
 
 
+def format_duration(seconds: float) -> str:
+    """An uptime as `docker ps` would say it: 3d 4h 5m, 1h 2m 3s, 4m 5s, 6s."""
+    seconds = int(seconds)
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    if d:
+        return f"{d}d {h}h {m}m"
+    if h:
+        return f"{h}h {m}m {s}s"
+    if m:
+        return f"{m}m {s}s"
+    return f"{s}s"
+
+
 def in_kernel() -> bool:
     """True inside a Jupyter kernel (IPython with a kernel), without importing IPython."""
     ipython = sys.modules.get("IPython")

@@ -103,9 +103,9 @@ def read_layers(refs, finished, *, want_encoded: bool = False) -> None:
             with memoryview(buf) as view:
                 contents, pos = [], 0
                 for ln in lens:
-                    blob = view[pos: pos + ln]
-                    contents.append((decode_layer(blob), blob.tobytes() if want_encoded else None))
-                    blob.release()
+                    piece = view[pos: pos + ln]
+                    contents.append((decode_layer(piece), piece.tobytes() if want_encoded else None))
+                    piece.release()
                     pos += ln
         except (struct.error, ValueError, IndexError, UnicodeError, TypeError):
             contents = None

@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+import dockerviz
 import dockerviz.building as dvb
 from dockerviz.building import history
 from dockerviz.errors import BuildError, DockervizError
@@ -177,7 +178,7 @@ def test_cache_hits_on_second_run(ctx, builder, built, no_thread_left, daemon):
     b = dvb.builds(tag)
     assert len(b) >= 2 and set(b["builder"]) == {builder}
     assert list(b.columns[:4]) == ["build", "tag", "builder", "status"]
-    fig = dvb.builds_figure(tag)
+    fig = dockerviz.builds_figure(tag)
     assert len(fig.axes) == 2
     assert len(fig.axes[1].patches) == len(b)
 

@@ -265,7 +265,7 @@ def test_waiting_for_the_daemons_first_byte_is_reported(tmp_path):
     assert describe(p) == "exporting: 250.0 MB of about 500.0 MB"
     import ipywidgets
 
-    from dockerviz.progress import NotebookProgress
+    from dockerviz.views.progress import NotebookProgress
 
     bar = NotebookProgress()
     bar.bar, bar.label = ipywidgets.IntProgress(), ipywidgets.Label()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-
 from ..errors import BuildError
+from ..humanize import in_kernel as _in_kernel
 from . import history
 from .context import prepare
 from .result import BuildResult
 from .runner import BUILDERS, BuildJob, buildkit_conflict_message
 from .waiting import wait_for
-from ..humanize import in_kernel as _in_kernel
+
 
 def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, nocache=False, labels=None,
           network_mode=None, builder="auto", wait=True, engine=None):
@@ -70,12 +70,6 @@ def builds(tag=None):
     return history.table(tag)
 
 
-def builds_figure(tag=None):
-    """A matplotlib Figure comparing the builds of one tag (default: the last tag built):
-    image size and build time per build."""
-    return history.figure(tag)
-
-
 def _tags(tag):
     if tag is None:
         return []
@@ -96,10 +90,9 @@ def _show_live(result, wait):
     try:
         from IPython.display import display
 
-        from ..views.build_view import BuildView
+        from ..display import view_for
 
-        view = BuildView(result, blocking=wait)
-        display(view)
+        display(view_for(result, blocking=wait))
         from .result import _execution_count
 
         result._display_count = _execution_count()

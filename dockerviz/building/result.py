@@ -182,7 +182,7 @@ class BuildResult:
                 raise DockervizError(
                     f"This build has no image (status: {self.status}); there is nothing to analyse."
                 )
-            from .. import analyze
+            from ..analysis import analyze
 
             self._image = analyze(self.image_id)
         return self._image
@@ -297,11 +297,9 @@ class BuildResult:
         if self._display_count is not None and self._display_count == _execution_count():
             return bundle
         try:
-            from ..views.build_view import BuildView
-        except Exception:
-            return bundle
-        try:
-            view_bundle = BuildView(self)._repr_mimebundle_(include=include, exclude=exclude)
+            from ..display import view_for
+
+            view_bundle = view_for(self)._repr_mimebundle_(include=include, exclude=exclude)
         except Exception:
             return bundle
         if isinstance(view_bundle, tuple):

@@ -23,6 +23,7 @@ import time
 
 from .. import engine as _engine
 from ..errors import ContainerNotFoundError, DaemonError, DockervizError
+from ..humanize import format_duration
 from ..model.stats import parse_time
 
 __all__ = [
@@ -143,7 +144,7 @@ class ContainerView:
         self.owned = owned
         self._listeners: list = []
         self._events = None
-        self._events_thread = None
+        self._events_thread: threading.Thread | None = None
         self._closed = False
         self.last_error: str | None = None
         self._sizes = None
@@ -402,9 +403,14 @@ class ContainerView:
 
     @classmethod
     def load(cls, path) -> "ContainerView":
-        from .snapshot import load_container
+        from .snapshot import load_snapshot
 
-        return load_container(path)
+        doc = load_snapshot(path)
+        inspect = doc.get("inspect") or {}
+        view = cls(inspect.get("Id", ""), _snapshot=doc)
+        if doc.get("state") == "removed":
+            view._removed = True
+        return view
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -517,9 +523,9 @@ class ContainerView:
         """The ipywidgets view (created once, on first use)."""
         w = getattr(self, "_widget", None)
         if w is None:
-            from ..views.container_view import ContainerWidget
+            from ..display import view_for
 
-            w = self._widget = ContainerWidget(self)
+            w = self._widget = view_for(self)
         return w
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -529,20 +535,6 @@ class ContainerView:
 
     def _repr_html_(self):
         return f"<pre>{html.escape(repr(self))}</pre>"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    d, rem = divmod(seconds, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    if d:
-        return f"{d}d {h}h {m}m"
-    if h:
-        return f"{h}h {m}m {s}s"
-    if m:
-        return f"{m}m {s}s"
-    return f"{s}s"
 
 
 def _ensure_labels(options: dict) -> dict:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import html
 import math
 
+from .. import engine
 from ..errors import DockervizError
 from ..model.stats import COLUMNS
 from .fleet import FleetSampler
+from .lifecycle import SLOW_TIMEOUT
 
 __all__ = ["UsageMonitor", "samples_frame"]
 
@@ -128,10 +130,8 @@ class UsageMonitor:
 
         containers = self.containers
         if sizes and not self.recorded:
-            from .api import _container_facts
-
             for c in containers:
-                c.update(_container_facts(c["id"], self.engine_of(c["name"])))
+                c.update(container_facts(c["id"], self.engine_of(c["name"])))
         return save_json(path, usage_document(containers, self.rows(), interval=self.interval, keep=self.keep))
 
     @classmethod
@@ -141,8 +141,6 @@ class UsageMonitor:
         return cls(_recorded=load_usage(path))
 
     def summary(self, sizes: bool = True):
-        from .api import usage_summary
-
         return usage_summary(self, sizes=sizes)
 
     # ---- display --------------------------------------------------------------------------
@@ -157,9 +155,9 @@ class UsageMonitor:
 
     def widget(self):
         if self._widget is None:
-            from ..views.usage_monitor import UsageMonitorWidget
+            from ..display import view_for
 
-            self._widget = UsageMonitorWidget(self)
+            self._widget = view_for(self)
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -184,3 +182,93 @@ def require_monitor(obj) -> "UsageMonitor":
     if isinstance(obj, (str, bytes)) or hasattr(obj, "__fspath__"):
         return UsageMonitor.load(obj)
     raise DockervizError("Pass a UsageMonitor (from dockerviz.monitor()) or the path of a saved one.")
+
+
+def container_facts(container_id: str, eng=None) -> dict:
+    """Sizes and number of changed files of a container, {} if the daemon no longer has it."""
+    eng = engine.as_engine(eng)
+    try:
+        client = eng.client(timeout=SLOW_TIMEOUT)
+    except DockervizError:
+        return {}
+    try:
+        with engine.translated(container_id, kind="container", engine=eng):
+            rows = client.api.containers(all=True, size=True, filters={"id": [container_id]})
+            if not rows:
+                return {}
+            row = rows[0]
+            image_size = None
+            try:
+                image_size = int(client.api.inspect_image(row.get("ImageID") or row.get("Image")).get("Size") or 0)
+            except Exception:
+                pass
+            changes = client.api.diff(container_id) or []
+        return {
+            "image_size": image_size,
+            "size_rw": int(row.get("SizeRw") or 0),
+            "size_root_fs": int(row.get("SizeRootFs") or 0),
+            "files_changed": len(changes),
+        }
+    except DockervizError:
+        return {}
+    finally:
+        client.close()
+
+
+SUMMARY_COLUMNS = (
+    "container",
+    "engine",
+    "image",
+    "image_size_bytes",
+    "writable_bytes",
+    "files_changed",
+    "cpu_peak_percent",
+    "cpu_mean_percent",
+    "mem_peak_bytes",
+    "mem_limit_bytes",
+    "samples",
+)
+
+
+def usage_summary(monitor, *, sizes: bool = True):
+    """One row per container of a UsageMonitor (or a saved one's path): image, image size,
+    writable-layer size, files changed, peak and mean CPU %, peak memory.
+
+    Sizes come from the daemon while the containers exist (slow: on demand),
+    else from the saved file; missing ones are NaN.
+    """
+    import pandas as pd
+
+    mon = require_monitor(monitor)
+    rows = mon.rows()
+    by_name: dict[str, list[tuple]] = {}
+    for r in rows:
+        by_name.setdefault(r[0], []).append(r)
+    out = []
+    for c in mon.containers:
+        facts = {k: c.get(k) for k in ("image_size", "size_rw", "files_changed")}
+        if sizes and not mon.recorded:
+            facts.update(container_facts(c["id"], mon.engine_of(c["name"])))
+        mine = by_name.get(c["name"], [])
+        cpu_peak, cpu_mean = peak_and_mean([r[2] for r in mine])
+        mem_peak = max((r[3] for r in mine), default=None)
+        limit = mine[-1][4] if mine else None
+        out.append(
+            (
+                c["name"],
+                c.get("engine", ""),
+                c.get("image") or c.get("image_id", ""),
+                facts.get("image_size"),
+                facts.get("size_rw"),
+                facts.get("files_changed"),
+                cpu_peak,
+                cpu_mean,
+                mem_peak,
+                limit,
+                len(mine),
+            )
+        )
+    df = pd.DataFrame.from_records(out, columns=list(SUMMARY_COLUMNS))
+    for col in ("image_size_bytes", "writable_bytes", "files_changed", "mem_peak_bytes", "mem_limit_bytes"):
+        df[col] = df[col].astype("Int64")
+    return df

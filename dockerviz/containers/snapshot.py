@@ -28,7 +28,7 @@ __all__ = [
     "USAGE_FORMAT",
     "CONTAINER_FORMAT",
     "container_snapshot",
-    "load_container",
+    "load_snapshot",
     "load_json",
     "load_usage",
     "save_json",
@@ -147,12 +147,6 @@ def container_snapshot(view, *, sizes: bool = True, diff: bool = True) -> dict:
     return doc
 
 
-def load_container(path):
-    from .lifecycle import ContainerView
-
-    doc = load_json(path, CONTAINER_FORMAT)
-    inspect = doc.get("inspect") or {}
-    view = ContainerView(inspect.get("Id", ""), _snapshot=doc)
-    if doc.get("state") == "removed":
-        view._removed = True
-    return view
+def load_snapshot(path) -> dict:
+    """The snapshot document a ContainerView saved."""
+    return load_json(path, CONTAINER_FORMAT)

@@ -5,7 +5,6 @@ Pure code over bytes the sources read; nothing touches a disk or a daemon.
 
 from __future__ import annotations
 
-
 from . import entries as E
 from .record import Record
 

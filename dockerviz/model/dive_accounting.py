@@ -12,7 +12,6 @@ gates written for dive keep working); `merge` holds the exact accounting.
 
 from __future__ import annotations
 
-
 from . import entries as E
 from .layer import LayerContent
 from .record import Record
@@ -223,7 +222,7 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
         tree = tree_of(idx)
         lower = lower_stack(idx)
 
-        def visit(node: _Node, parts: list[str]) -> None:
+        def visit(node: _Node, parts: list[str], lower=lower) -> None:
             for name in sorted(node.children, key=_sort_key):
                 visit(node.children[name], parts + [name])
             if not parts or node.children:

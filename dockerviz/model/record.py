@@ -41,5 +41,5 @@ class FrozenRecord(Record):
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__qualname__} is read-only; make a new one to change {name!r}.")
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]  # frozen: hashable, unlike a plain Record
         return hash(tuple(getattr(self, f) for f in self._fields))

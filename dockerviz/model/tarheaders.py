@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-
 from zlib import adler32
 
 from ..errors import ArchiveError

@@ -9,7 +9,7 @@ from .transports import parse_transport
 
 # Each source is imported when one is opened: naming an archive loads no daemon code.
 _LAZY = {
-    "ArchiveSource": ".archive",
+    "ArchiveSource": ".archive_file",
     "DaemonSource": ".daemon",
     "OCILayoutSource": ".oci_layout",
     "ImageRecord": ".base",
@@ -73,7 +73,7 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
         return OCILayoutSource(source, want=image, platform=platform)
     if not daemon and os.path.isfile(source):
         _check_path(path, "archive", source)
-        from .archive import ArchiveSource
+        from .archive_file import ArchiveSource
 
         return ArchiveSource(source, want=image, platform=platform)
     if not daemon and _looks_like_path(source):
@@ -101,7 +101,7 @@ def list_images(source, *, client=None) -> list:
 
         return OCILayoutSource(source).candidates()
     if isinstance(source, str) and os.path.isfile(source):
-        from .archive import ArchiveSource
+        from .archive_file import ArchiveSource
 
         src = ArchiveSource(source)
         try:

@@ -1,4 +1,7 @@
-"""`docker save` archives: the legacy layout and the OCI layout Engine 25+ writes.
+"""`docker save` archives: the legacy layout and the OCI layout Engine 25+ writes, as tar stores.
+
+An archive on disk opens through archive_file.ArchiveSource, a daemon's save stream through
+daemon.DaemonSource and streaming.
 
 The archive is indexed once by walking its tar headers; members are then read
 in place through pread slices. A repeated layer is stored as a symlink to the
@@ -11,12 +14,10 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import stat
 
-from ..errors import ArchiveError, DaemonError, SourceError, UnsafePathError
+from ..errors import ArchiveError, DaemonError, UnsafePathError
 from ..model import entries as E
 from ..model import tarheaders as th
-from ..model.compression import sniff
 from .base import ImageRecord
 from .oci import legacy_candidates, oci_candidates, record_from_legacy, record_from_oci
 from .slices import FileSlice
@@ -164,7 +165,7 @@ class HeldFiles:
     """A source holding an open descriptor and, for a stream, an unlinked spool file until closed."""
 
     _fd: int | None = None
-    _spool = None
+    _spool: tempfile._TemporaryFileWrapper | None = None
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -176,79 +177,6 @@ class HeldFiles:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
-
-
-class ArchiveSource(HeldFiles):
-    """A `docker save` archive on disk (plain, gzip- or zstd-compressed)."""
-
-    kind = "archive"
-
-    def __init__(self, path: str | os.PathLike, *, want: str | None = None, path_name: str = "archive",
-                 platform: str | None = None):
-        self.path = os.fspath(path)
-        self.want = want
-        self.platform = platform
-        self.path_name = path_name
-
-    def __enter__(self) -> ImageRecord:
-        return self.open()
-
-    def _open_fd(self) -> int:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
-            raise SourceError(f"No such archive: {self.path}. Create one with `docker save -o {self.path} IMAGE`.") from None
-        except OSError as exc:
-            raise SourceError(f"Cannot open {self.path}: {exc.strerror}.") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise SourceError(f"{self.path} is not a regular file; pass the file `docker save` wrote.")
-        return fd
-
-    def _open_compressed(self, kind: str) -> ImageRecord:
-        """A compressed archive has no random access: parse it as a stream, as a daemon's save stream is
-        parsed; only if it holds something unusual, decompress it into a bounded unlinked temporary file."""
-        from ..model.compression import decompressed
-        from .streaming import ChunkReader, Unusual, record_from_stream
-
-        with open(self.path, "rb") as raw:
-            _, inflated = decompressed(raw, what=f"archive {self.path}")
-            reader = ChunkReader(inflated)
-            try:
-                return record_from_stream(reader, reference=self.path, where=self.path, source_kind=self.kind,
-                                          path=self.path_name, want=self.want)
-            except Unusual:
-                pass
-        with open(self.path, "rb") as raw:
-            _, inflated = decompressed(raw, what=f"archive {self.path}")
-            self._spool = spool_stream(iter(lambda: inflated.read(1 << 20), b""), what=f"archive {self.path}")
-        self._fd = os.dup(self._spool.fileno())
-        store = TarStore(self._fd, self.path)
-        return record_from_store(store, reference=self.path, source_kind=self.kind, path=self.path_name,
-                                 want=self.want)
-
-    def candidates(self) -> list:
-        """The images the archive holds (choose.Candidates)."""
-        self._fd = self._open_fd()
-        try:
-            return candidates_in_store(TarStore(self._fd, self.path))
-        finally:
-            self.close()
-
-    def open(self) -> ImageRecord:
-        self._fd = self._open_fd()
-        try:
-            kind = sniff(os.pread(self._fd, 4, 0))
-            if kind != "tar":
-                os.close(self._fd)
-                self._fd = None
-                return self._open_compressed(kind)
-            store = TarStore(self._fd, self.path)
-            return record_from_store(store, reference=self.path, source_kind=self.kind, path=self.path_name,
-                                     want=self.want, platform=self.platform)
-        except BaseException:
-            self.close()
-            raise
 
 
 def candidates_in_store(store) -> list:
@@ -287,9 +215,9 @@ def record_from_store(store, *, reference: str, source_kind: str, path: str, wan
 
 def spool_stream(chunks, *, on_bytes=None, what: str = "save stream") -> "tempfile._TemporaryFileWrapper":
     """Copy an iterable of byte chunks into an unlinked temporary file, at most limit spool_bytes of them."""
-    from ..model import limits
-
     import tempfile
+
+    from ..model import limits
 
     bound = limits.current().spool_bytes
     spool = tempfile.TemporaryFile(prefix="dockerviz-save-")

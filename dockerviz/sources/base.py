@@ -9,7 +9,6 @@ directory walk) is the source's business; the model never knows.
 
 from __future__ import annotations
 
-
 from ..errors import ArchiveError
 from ..model.layer import LayerContent, read_layer
 from ..model.record import Record

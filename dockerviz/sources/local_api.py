@@ -174,7 +174,7 @@ def api_stream(sock_path: str, path: str, *, timeout: float | None = None, on_wa
         while b"\r\n\r\n" not in head:
             try:
                 more = s.recv(1 << 16)
-            except socket.timeout:
+            except TimeoutError:
                 waited += WAIT_TICK
                 if timeout is not None and waited >= timeout:
                     raise

@@ -212,8 +212,8 @@ def _tar_split_reader(path: str, what: str, diff_dir: str):
                                "Try --path save-stream.") from None
     cost = _split_cost(path)  # grows with the number of entries, not file bytes
     if cost is not None:
-        read.cost = cost
-    read.fork_safe = True  # reads files only: may run in a forked worker
+        read.cost = cost  # type: ignore[attr-defined]
+    read.fork_safe = True  # type: ignore[attr-defined]  # reads files only: may run in a forked worker
     return read
 
 
@@ -224,8 +224,8 @@ def _diff_reader(diff_dir: str, entries_hint: int | None = None):
         except LocalUnavailable as exc:
             raise ArchiveError(f"The layer directory cannot be read: {exc}. Try --path save-stream.") from None
     if entries_hint is not None:
-        read.cost = entries_hint
-    read.fork_safe = True
+        read.cost = entries_hint  # type: ignore[attr-defined]
+    read.fork_safe = True  # type: ignore[attr-defined]
     return read
 
 

@@ -7,8 +7,7 @@ import os
 import stat
 
 from ..errors import ArchiveError, SourceError, UnsafePathError
-from .base import ImageRecord
-from .base import load_json
+from .base import ImageRecord, load_json
 from .choose import Candidate
 from .oci import manifest_size, oci_candidates, platform_text, record_from_oci
 

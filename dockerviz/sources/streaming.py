@@ -27,7 +27,7 @@ from .base import ImageRecord
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, Callable
 
 SMALL = 1 << 20  # members below this size are kept whole in memory
 TAIL = 4096  # bytes of the stream's end kept to find a daemon's error message
@@ -55,7 +55,7 @@ class ChunkReader(io.RawIOBase):
         self.done = 0
         self.tail = b""
         self._eof = False
-        self._hash = None  # a hashlib object fed the next _hash_left bytes consumed (read or skipped)
+        self._hash: Any = None  # a hashlib object fed the next _hash_left bytes consumed (read or skipped)
         self._hash_left = 0
         self._readinto = getattr(source, "readinto", None)
         if self._readinto is not None:

@@ -22,6 +22,7 @@ from ..model import tarheaders as th
 from ..model.layer import ContentBuilder, LayerContent, content_from_headers
 from .local_api import LocalUnavailable
 
+
 class _SplitStream:
     """The layer tar as tar-split recorded it: raw bytes, with holes where file data was.
 

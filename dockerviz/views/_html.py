@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+
 from ..humanize import fmt_bytes  # noqa: F401  (re-exported for the views)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ._html import BG, BG_ALT, BORDER, ERR, FG, FG_MUTED, ICON_CSS, INFO, MONO, OK, WARN, esc, fmt_bytes, \
-    fmt_seconds, short_id, strip_ansi
+from ._html import BG, BG_ALT, BORDER, ERR, FG, FG_MUTED, ICON_CSS, INFO, MONO, OK, WARN, esc, fmt_bytes, fmt_seconds, short_id, strip_ansi
 
 LOG_LINES = 400  # lines kept on screen; the full log stays in BuildResult.log
 THROTTLE = 0.15  # seconds between two renders while the build streams

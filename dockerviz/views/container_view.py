@@ -54,7 +54,7 @@ def header_html(view) -> str:
     if view.exit_code is not None:
         bits.append(f"exit code <b>{esc(view.exit_code)}</b>")
     if view.uptime is not None:
-        from ..containers.lifecycle import format_duration
+        from ..humanize import format_duration
 
         bits.append(f"up {esc(format_duration(view.uptime))}")
     if view.recorded:

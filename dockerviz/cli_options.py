@@ -1,0 +1,35 @@
+"""Options shared by the CLI's subcommands (dockerviz analyze, dockerviz diff)."""
+
+from __future__ import annotations
+
+
+def add_limit_option(parser) -> None:
+    parser.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                        help="raise a bound on untrusted input, e.g. json_bytes=256MiB or path_depth=8192 "
+                             "(see the README's 'Limits'); repeatable")
+
+
+def add_registry_arguments(parser) -> None:
+    parser.add_argument("--registry-ca", metavar="FILE",
+                        help="trust this CA for registry:// sources (besides /etc/docker/certs.d/HOST:PORT/ca.crt)")
+    parser.add_argument("--insecure-registry", metavar="HOST[:PORT]", action="append", default=[],
+                        help="skip TLS verification for this registry and allow plain HTTP (repeatable)")
+
+
+def limit_options(args) -> dict | None:
+    """--limit NAME=VALUE options (repeatable, or comma-separated) as a dict for analyze(limits=...)."""
+    from .model.limits import parse
+
+    found: dict = {}
+    for text in getattr(args, "limit", None) or []:
+        found.update(parse(text))
+    return found or None
+
+
+def registry_options(args) -> dict:
+    opts: dict = {}
+    if args.registry_ca:
+        opts["ca_file"] = args.registry_ca
+    if args.insecure_registry:
+        opts["insecure"] = list(args.insecure_registry)
+    return opts

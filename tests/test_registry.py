@@ -332,3 +332,11 @@ def test_cli_analyze_and_diff_take_registry_refs(registry, pushed, opts, tmp_pat
     out = subprocess.run([sys.executable, "-m", "dockerviz", "analyze", "registry://127.0.0.1:1/x:y", "-q"],
                          env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 2 and "No registry answers at https://127.0.0.1:1" in out.stderr
+
+
+def test_compare_takes_registry_refs(registry, pushed, opts):
+    diff = dockerviz.compare(pushed("pd:zstd"), PD, registry=opts)
+    summary = diff.comparison.summary()
+    assert summary["shared_layers"] == summary["layers_a"] == summary["layers_b"]
+    assert diff.comparison.a.source == "registry" and diff.comparison.b.source == "daemon"
+    assert diff.comparison.file_rows() == []  # the same files: only unchanged paths would be listed, and none are

@@ -89,6 +89,16 @@ def _ca_hint(netloc: str) -> str:
             "or pass registry={'ca_file': 'ca.pem'} (CLI: --registry-ca ca.pem; or DOCKERVIZ_REGISTRY_CA=ca.pem).")
 
 
+_CONTEXTS: dict = {}
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
 class _NotTLS(Exception):
     """The TLS handshake failed for a reason other than the certificate (e.g. the server speaks plain HTTP)."""
 
@@ -122,6 +132,19 @@ class RegistryClient:
 
     # -- connections -------------------------------------------------------------
     def _context(self, netloc: str) -> ssl.SSLContext:
+        # Loading the system's CA bundle takes a good part of a warm analysis: one context per
+        # registry and trust settings, for the life of the process.
+        # The files it was made from are part of the key: a CA put in place after a failure is used.
+        files = sorted(glob.glob(os.path.join(self.options.certs_dir, netloc, "*")))
+        if self.options.ca_file:
+            files.append(self.options.ca_file)
+        key = (netloc, self.options.is_insecure(netloc), tuple((f, _mtime(f)) for f in files))
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            ctx = _CONTEXTS[key] = self._new_context(netloc)
+        return ctx
+
+    def _new_context(self, netloc: str) -> ssl.SSLContext:
         if self.options.is_insecure(netloc):
             ctx = ssl.create_default_context()
             ctx.check_hostname = False

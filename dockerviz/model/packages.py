@@ -13,14 +13,18 @@ with it by diff id); an image's inventory is then a merge of the database
 files visible after each layer, which `inventory` computes.
 
 Managers: dpkg (/var/lib/dpkg/status, /var/lib/dpkg/status.d/* as distroless
-images keep it), apk (/lib/apk/db/installed), Python (*.dist-info/METADATA,
-*.egg-info/PKG-INFO, *.egg-info files), npm (node_modules/[@scope/]name/package.json).
+images keep it), apk (/lib/apk/db/installed), Python (NAME-VERSION.dist-info/METADATA
+and *.egg-info/PKG-INFO in any folder, *.egg-info files in site-/dist-packages),
+npm (node_modules/[@scope/]name/package.json). rpm is not read: its database is
+Berkeley DB, NDB or SQLite holding rpm header blobs, and no well-kept
+pure-Python reader of it exists.
 Pure code: no I/O.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
@@ -35,7 +39,8 @@ MANAGERS = (DPKG, APK, PYTHON, NPM)
 # what `dockerviz diff --type` calls them (container-diff's analyser names)
 TYPE_NAMES = {"apt": DPKG, "dpkg": DPKG, "apk": APK, "pip": PYTHON, "python": PYTHON, "npm": NPM}
 
-CAPTURE = True  # False: headers only (the benchmark's baseline)
+# False: headers only (DOCKERVIZ_PACKAGES=off: the benchmark's baseline)
+CAPTURE = os.environ.get("DOCKERVIZ_PACKAGES", "").strip().lower() not in ("off", "0", "false", "no")
 MAX_DB_BYTES = 32 << 20  # a dpkg status file of a very large image is ~10 MB
 MAX_SMALL_BYTES = 1 << 20  # one METADATA / package.json / status.d file
 MAX_HEAD_BYTES = 256 << 10  # of a METADATA file only the headers matter: they come first
@@ -59,13 +64,14 @@ def manager_of(path: str) -> str | None:
     if path == "lib/apk/db/installed":
         return APK
     if path.endswith("/METADATA"):
+        # any folder on a sys.path: site-packages, dist-packages, a `pip install --target` tree
         parent = path[: -len("/METADATA")]
-        if parent.endswith(".dist-info") and _in_site_dir(parent):
+        if parent.endswith(".dist-info") and "-" in parent.rpartition("/")[2]:
             return PYTHON
         return None
     if path.endswith("/PKG-INFO"):
         parent = path[: -len("/PKG-INFO")]
-        if parent.endswith(".egg-info") and _in_site_dir(parent):
+        if parent.endswith(".egg-info") and "/" in parent:
             return PYTHON
         return None
     if path.endswith(".egg-info") and _in_site_dir(path):

@@ -85,3 +85,24 @@ def widget_bundle(widget, text: str, **kwargs):
     data = dict(data or {})
     data["text/plain"] = text
     return (data, meta) if meta else data
+
+
+PANE_TEXT_CHARS = 200_000  # what a side pane shows of a file or a diff (the rest is said to be cut)
+
+
+def pane_payload(kind: str, obj) -> dict:
+    """A FilePreview or FileDiff as the side pane takes it, size-capped; every string is drawn as textContent."""
+    data = obj.to_dict()
+    cut = False
+    for key in ("text", "diff", "hex"):
+        value = data.get(key)
+        if isinstance(value, str) and len(value) > PANE_TEXT_CHARS:
+            data[key] = value[:PANE_TEXT_CHARS]
+            cut = True
+    data["shown_cut"] = cut
+    data["view"] = kind
+    return data
+
+
+def pane_error(exc: BaseException) -> dict:
+    return {"view": "error", "message": str(exc)}

@@ -118,6 +118,8 @@ class DiffWidget(_Base):
     page = t.Int(0).tag(sync=True)
     show_unchanged = t.Bool(False).tag(sync=True)
 
+    packages = t.List().tag(sync=True)
+
     _UI = ("change_filter", "path_filter", "sort", "page", "show_unchanged")
 
     def __init__(self, diff):
@@ -135,7 +137,8 @@ class DiffWidget(_Base):
             s["show_secrets"] = diff.show_secrets
             from .figures import png_base64  # matplotlib only when a diff is shown
 
-            state.update(header=s, layers=diff.layer_rows(), figure=png_base64(diff.figure()))
+            state.update(header=s, layers=diff.layer_rows(), figure=png_base64(diff.figure()),
+                         packages=diff.package_rows())
         return state
 
     def sync_from(self, diff, full: bool = False) -> None:
@@ -144,3 +147,5 @@ class DiffWidget(_Base):
     def _on_msg(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("type") == "swap":
             self._guard(self._owner.swap)
+        elif isinstance(content, dict) and content.get("type") == "file":
+            self._guard(lambda: self.send(self._owner.file_request(content)))

@@ -31,6 +31,7 @@ class ImageDiff:
                  sort: str = "delta", show_unchanged: bool = False):
         self.comparison = ImageComparison(a, b, show_secrets=show_secrets)
         self._widget = None
+        self.opened: dict = {}  # path -> the FileDiff the side pane showed
         self._filtered = None
         self._filtered_key = None
         self._state = {"change_filter": "all", "path_filter": "", "sort": "delta", "page": 0,
@@ -112,6 +113,28 @@ class ImageDiff:
 
     def summary(self) -> dict:
         return self.comparison.summary()
+
+    def file_request(self, msg: dict) -> dict:
+        """Answer {"type": "file", "path", "req"}: the diff of one path from A to B, for the side pane."""
+        from ..errors import DockervizError
+        from ._common import pane_error, pane_payload
+
+        reply = {"type": "file", "req": msg.get("req")}
+        path = msg.get("path")
+        try:
+            if not isinstance(path, str) or not path:
+                raise ValueError("no path")
+            d = self.file_diff(path)
+            self.opened[path] = d
+            reply["pane"] = pane_payload("diff", d)
+        except (ValueError, DockervizError) as exc:
+            reply["pane"] = pane_error(exc)
+        return reply
+
+    def package_rows(self) -> list[dict]:
+        """The package differences as the widget shows them."""
+        return [{"m": m, "n": n, "loc": loc, "c": c, "va": va, "vb": vb}
+                for m, n, loc, c, va, vb, _sa, _sb in self.comparison.package_rows()]
 
     def _filtered_rows(self) -> list[tuple]:
         key = (id(self.comparison), self.change_filter, self.path_filter, self.sort)

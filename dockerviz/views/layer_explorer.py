@@ -170,6 +170,7 @@ class LayerExplorer:
         self._cumulative: dict[int, object] = {}
         self._version = 0
         self.open_dirs: list[str] = []
+        self.opened: dict = {}  # path -> (layer, "diff" / "preview", FileDiff / FilePreview): what the pane showed
         if step is None:
             if layer is not None:
                 step = self._step_of_layer(self.image._layer_index(layer))
@@ -369,8 +370,47 @@ class LayerExplorer:
                 "nodes": len(index.nodes) - 1, "size": index.nodes[0].size,
                 "root": index.page(0, self.sort)}
 
+    def open_file(self, path: str):
+        """What the side pane shows for `path` in the selected step: the layer's diff of a file it modified,
+        else the file as it is after the selected layer (a removed file: as it was below)."""
+        layer = self.layer
+        if layer is None:
+            raise ValueError("this step made no layer")
+        key = path.lstrip("/")
+        found = self.image.locate(key, layer)
+        if self.scope == "layer" and found is not None and found[0] == layer and layer > 0 \
+                and self.image.locate(key, layer - 1) is not None:
+            return "diff", self.image.file_diff(key, layer)
+        if found is None and layer > 0:
+            return "preview", self.image.preview(key, layer - 1)
+        return "preview", self.image.preview(key, layer)
+
+    def file_request(self, msg: dict) -> dict:
+        """Answer {"type": "file", "id", "version", "req"}: one file's contents or diff for the side pane."""
+        from ..errors import DockervizError
+        from ._common import pane_error, pane_payload
+
+        reply = {"type": "file", "req": msg.get("req"), "version": self._version}
+        if msg.get("version") != self._version:
+            reply["stale"] = True
+            return reply
+        index = self.index
+        try:
+            nid = int(msg.get("id"))
+            if not 0 < nid < len(index.nodes):
+                raise ValueError(nid)
+            node = index.nodes[nid]
+            kind, obj = self.open_file(node.path)
+            self.opened[node.path] = (self.layer, kind, obj)
+            reply["pane"] = pane_payload(kind, obj)
+        except (TypeError, ValueError, DockervizError) as exc:  # said in the pane (e.g. a source gone since)
+            reply["pane"] = pane_error(exc)
+        return reply
+
     def handle_request(self, msg: dict) -> dict | None:
-        """Answer a front-end message ({"type": "children", "id", "offset", "version"})."""
+        """Answer a front-end message ({"type": "children", "id", "offset", "version"}, or "file")."""
+        if isinstance(msg, dict) and msg.get("type") == "file":
+            return self.file_request(msg)
         if not isinstance(msg, dict) or msg.get("type") != "children":
             return None
         index = self.index

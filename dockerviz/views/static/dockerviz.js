@@ -112,6 +112,80 @@ function setModel(model, key, value) {
 
 // ---------------------------------------------------------------- explorer
 
+// A side pane showing one file's contents or diff. Asked for lazily, one custom message per file; what comes
+// back (names, text, diffs from the image) is drawn with textContent only.
+function filePane(model, ask) {
+  const title = h("div", { class: "dvz-heading dvz-pane-title" }, "File contents");
+  const meta = h("div", { class: "dvz-muted dvz-pane-meta", "aria-live": "polite" }, "Select a file's \u201cview\u201d button.");
+  const body = h("pre", { class: "dvz-mono dvz-pane-body", tabindex: 0 });
+  const closeBtn = h("button", { type: "button", class: "dvz-pane-close", "aria-label": "Close the file pane" }, "\u00d7");
+  const pane = h("section", { class: "dvz-pane", "aria-label": "File contents", hidden: true }, h("div", { class: "dvz-pane-head" }, title, closeBtn), meta, body);
+  closeBtn.addEventListener("click", () => { pane.hidden = true; });
+  let seq = 0;
+  let want = 0;
+  const line = (text, cls) => h("span", { class: `dvz-line${cls ? ` ${cls}` : ""}` }, text + "\n");
+  const show = (p) => {
+    body.replaceChildren();
+    body.className = "dvz-mono dvz-pane-body";
+    if (!p) return;
+    const size = p.size !== undefined && p.size !== null ? fmtBytes(p.size) : "";
+    if (p.view === "error") {
+      meta.textContent = p.message;
+      return;
+    }
+    if (p.view === "diff") {
+      const sizes = p.old_size !== null && p.new_size !== null ? ` (${fmtBytes(p.old_size)} \u2192 ${fmtBytes(p.new_size)})` : "";
+      meta.textContent = `${p.change}${sizes}` + (p.truncated || p.shown_cut ? ", diff cut short" : "");
+      for (const [name, a, b] of p.attributes || []) body.append(line(`${name}: ${a} \u2192 ${b}`, "dvz-attr"));
+      for (const l of (p.diff || "").split("\n")) {
+        if (!l) continue;
+        const cls = l.startsWith("+++") || l.startsWith("---") ? "dvz-dhead" : l.startsWith("@@") ? "dvz-hunk"
+          : l.startsWith("+") ? "dvz-add" : l.startsWith("-") ? "dvz-del" : "";
+        body.append(line(l, cls));
+      }
+      body.dataset.view = "diff";
+      return;
+    }
+    body.dataset.view = p.kind;
+    if (p.kind === "text") {
+      meta.textContent = `text, ${size}` + (p.truncated || p.shown_cut ? " (start shown)" : "");
+      body.textContent = p.text;
+    } else if (p.kind === "binary") {
+      meta.textContent = `binary, ${size}: ${p.type}`;
+      body.textContent = p.hex;
+    } else if (p.kind === "symlink") {
+      meta.textContent = "symbolic link (not followed)";
+      body.textContent = `\u2192 ${p.link}`;
+    } else {
+      meta.textContent = p.kind === "missing" ? "not in this layer's filesystem" : p.kind;
+    }
+  };
+  model.on("msg:custom", (msg) => {
+    if (!msg || msg.type !== "file" || msg.req !== want) return;
+    pane.dataset.loading = "0";
+    if (msg.stale) { meta.textContent = "The view changed; select the file again."; return; }
+    show(msg.pane);
+    pane.dataset.ms = (performance.now() - pane._t0).toFixed(1);
+  });
+  const open = (path, request) => {
+    seq += 1;
+    want = seq;
+    pane.hidden = false;
+    pane.dataset.loading = "1";
+    pane.dataset.path = path;
+    pane._t0 = performance.now();
+    title.textContent = path;
+    meta.textContent = "Reading\u2026";
+    body.replaceChildren();
+    model.send({ ...request, type: "file", req: seq });
+  };
+  return { pane, open };
+}
+
+function viewButton(path, onclick) {
+  return h("button", { type: "button", class: "dvz-view", "aria-label": `View ${path}`, title: `View ${path}`, onclick }, "view");
+}
+
 function renderExplorer(model, el) {
   const root = h("div", { class: "dvz dvz-explorer" });
   el.append(root);
@@ -224,7 +298,8 @@ function renderExplorer(model, el) {
   const treeStatus = h("div", { class: "dvz-status", "aria-live": "polite" });
   const [treeTable, treeBody] = table("dvz-tree", "Files of the selected layer",
     [["Change"], ["Name"], ["Size", "num"], ["Mode"], ["Owner"], ["Layer", "num"]]);
-  detail.append(treeStatus, h("div", { class: "dvz-tree-box" }, treeTable));
+  const files = filePane(model);
+  detail.append(treeStatus, h("div", { class: "dvz-split" }, h("div", { class: "dvz-tree-box" }, treeTable), files.pane));
 
   const pending = new Map();
   let reqSeq = 0;
@@ -250,6 +325,12 @@ function renderExplorer(model, el) {
     nameCell.append(h("span", { class: "dvz-fname" }, r.n + (r.k === "dir" ? "/" : "")));
     if (r.l) nameCell.append(h("span", { class: "dvz-muted" }, r.k === "hardlink" ? ` \u21d2 /${r.l}` : ` \u2192 ${r.l}`));
     if (r.x) nameCell.append(h("span", { class: "dvz-muted" }, ` (${r.x})`));
+    if (r.k !== "dir") {
+      nameCell.append(" ", viewButton(path, (ev) => {
+        ev.stopPropagation();
+        files.open(path, { id: r.i, version: model.get("tree").version });
+      }));
+    }
     let size = fmtBytes(r.s);
     if (r.p !== undefined) size += ` (was ${fmtBytes(r.p)})`;
     tr.append(
@@ -473,10 +554,11 @@ function renderDiff(model, el) {
   const [filesTable, filesBody] = table("dvz-files", "Files that differ between A and B",
     [["Change"], ["Path"], ["Size in A", "num"], ["Size in B", "num"], ["Size change", "num"], ["Mode in A"], ["Mode in B"], ["What differs"]]);
   const filesSummary = h("summary", null, "Files");
+  const files = filePane(model);
   root.append(h("details", { class: "dvz-section", open: true }, filesSummary,
     h("div", { class: "dvz-controls" }, labelled("Kind of change", changeSelect), labelled("Path contains", pathInput),
       labelled("Sort by", sortSelect)),
-    h("div", { class: "dvz-tree-box" }, filesTable),
+    h("div", { class: "dvz-split" }, h("div", { class: "dvz-tree-box" }, filesTable), files.pane),
     h("div", { class: "dvz-pager" }, prevBtn, " ", pageInfo, " ", nextBtn)));
   const drawFiles = () => {
     const f = model.get("files") || { rows: [], total: 0, offset: 0, page_size: 1 };
@@ -488,7 +570,7 @@ function renderDiff(model, el) {
     nextBtn.disabled = f.page + 1 >= pages;
     filesBody.replaceChildren(...f.rows.map((r) => h("tr", { class: `dvz-row dvz-row-${r.c}`, "data-path": r.p },
       h("td", { class: "dvz-change" }, mark(r.c)),
-      h("td", { class: "dvz-mono dvz-path" }, r.p),
+      h("td", { class: "dvz-mono" }, h("span", { class: "dvz-path" }, r.p), " ", viewButton(r.p, () => files.open(r.p, { path: r.p }))),
       h("td", { class: "num" }, fmtBytes(r.sa)),
       h("td", { class: "num" }, fmtBytes(r.sb)),
       h("td", { class: "num" }, fmtDelta(r.dl)),
@@ -498,6 +580,21 @@ function renderDiff(model, el) {
     changeSelect.value = model.get("change_filter");
     sortSelect.value = model.get("sort");
     if (document.activeElement !== pathInput) pathInput.value = model.get("path_filter");
+  };
+
+  // packages
+  const [pkgTable, pkgBody] = table("dvz-packages", "Packages that differ between A and B",
+    [["Change"], ["Manager"], ["Name"], ["Version in A"], ["Version in B"], ["Location"]]);
+  const pkgSummary = h("summary", null, "Packages");
+  root.append(h("details", { class: "dvz-section dvz-packages-section", open: true }, pkgSummary, pkgTable));
+  const pkgMark = { added: "+", removed: "\u2212", upgraded: "\u2191", downgraded: "\u2193", changed: "~" };
+  const drawPackages = () => {
+    const rows = model.get("packages") || [];
+    pkgSummary.textContent = `Packages: ${rows.length} differences`;
+    pkgBody.replaceChildren(...rows.map((r) => h("tr", { class: `dvz-row-${r.c}` },
+      h("td", null, `${pkgMark[r.c] || "?"} ${r.c}`), h("td", null, r.m), h("td", { class: "dvz-mono" }, r.n),
+      h("td", { class: "dvz-mono" }, r.va === null ? "" : r.va), h("td", { class: "dvz-mono" }, r.vb === null ? "" : r.vb),
+      h("td", { class: "dvz-mono dvz-muted" }, r.loc))));
   };
 
   // config
@@ -525,6 +622,8 @@ function renderDiff(model, el) {
   drawLayers();
   drawFiles();
   drawConfig();
+  drawPackages();
+  model.on("change:packages", drawPackages);
   model.on("change:header", drawHeader);
   model.on("change:figure", drawFigure);
   model.on("change:layers", drawLayers);

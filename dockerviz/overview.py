@@ -62,6 +62,8 @@ def _image_name(row: dict) -> str:
 
 def _read_engine(eng) -> list[dict]:
     """One dict per image the engine's /system/df lists, with its layers."""
+    from docker.errors import NotFound
+
     client = eng.client(timeout=SLOW_TIMEOUT)
     try:
         with _engine.translated("the images of the engine", engine=eng):
@@ -69,9 +71,15 @@ def _read_engine(eng) -> list[dict]:
             out = []
             for row in df.get("Images") or []:
                 image_id = row["Id"]
-                inspect = client.api.inspect_image(image_id)
+                try:
+                    inspect = client.api.inspect_image(image_id)
+                    history = client.api.history(image_id)
+                except NotFound:
+                    continue  # removed since /system/df answered
+                # tags and digests as inspect gives them: Podman 4's /system/df mangles RepoTags
+                row = dict(row, Id=_with_algorithm(image_id), RepoTags=list(inspect.get("RepoTags") or []),
+                           RepoDigests=list(inspect.get("RepoDigests") or []))
                 diff_ids = list((inspect.get("RootFS") or {}).get("Layers") or [])
-                history = client.api.history(image_id)
                 out.append({
                     "row": row, "diff_ids": diff_ids, "chain_ids": chain_ids(diff_ids),
                     "sizes": layer_sizes(history, len(diff_ids)),
@@ -80,6 +88,10 @@ def _read_engine(eng) -> list[dict]:
         return out
     finally:
         client.close()
+
+
+def _with_algorithm(image_id: str) -> str:
+    return image_id if ":" in image_id else f"sha256:{image_id}"  # Podman leaves the algorithm off
 
 
 def _created_by(history: list[dict], n: int) -> list[str]:

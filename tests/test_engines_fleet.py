@@ -1,6 +1,7 @@
 """Several engines at once: one monitor over containers on two engines, the same image compared
-across three (the shared daemon, the TLS daemon, Podman), and images_overview checked against
-each daemon's own /system/df and `docker system df -v` (SIZE, SHARED SIZE, UNIQUE SIZE, CONTAINERS).
+across three (the shared daemon, the TLS daemon, Podman), and images_overview of the three checked
+against the TLS daemon's own /system/df and `docker system df -v` (SIZE, SHARED SIZE, UNIQUE SIZE,
+CONTAINERS): that daemon holds only what this module puts there, so its numbers do not move.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def _cli_bytes(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def test_images_overview_matches_system_df(engines, tls_daemon, tmp_path):
+def test_images_overview_matches_system_df(engines, tls_daemon, podman, tmp_path):
     local, remote = engines
+    pod = dockerviz.Engine(podman.host, name="podman")
     tags = [f"dockerviz-test/fleet-overview-{i}:{uuid.uuid4().hex[:6]}" for i in range(2)]
     c = remote.client(timeout=60)
     try:
@@ -95,7 +97,7 @@ def test_images_overview_matches_system_df(engines, tls_daemon, tmp_path):
         _build(remote, tmp_path / "two", tags[1], "RUN dd if=/dev/zero of=/two bs=1k count=200")
         with dockerviz.run(tags[0], ["sleep", "300"], engine=remote, network_mode="none",
                            labels={TEST_LABEL: "1"}):
-            ov = dockerviz.images_overview([local, remote])
+            ov = dockerviz.images_overview([local, remote, pod])
             oracle = c.api.df()
             cli = json.loads(tls_daemon.cli("system", "df", "-v", "--format", "json"))
         mine = ov.images[ov.images.engine == "tls"].set_index("id")
@@ -112,11 +114,14 @@ def test_images_overview_matches_system_df(engines, tls_daemon, tmp_path):
                 assert abs(_cli_bytes(shown[key]) - row[col]) <= max(0.001 * row[col], 1), (col, shown)
         # the busybox layers are shared by busybox and both builds; each build's own layer is unique
         base = ov.layers[(ov.layers.engine == "tls") & (ov.layers.images == 3)]
-        assert len(base) >= 1 and int(base.on_engines.min()) == 2  # the same layer on the shared daemon
+        assert len(base) >= 1 and int(base.on_engines.min()) == 3  # the same layer here and in Podman
         assert ov.frees(tags[1], engine=remote) == int(mine[mine.image == tags[1]].unique_bytes.iloc[0]) > 200_000
         used = mine[mine.image == tags[0]].iloc[0]
         assert used.containers == 1 and "remove them first" in used.note
-        assert set(ov.images.engine) == {"local", "tls"}
+        assert set(ov.images.engine) == {"local", "tls", "podman"}
+        busybox_ids = set(ov.images[ov.images.tags.map(lambda t: f"{BUSY}:latest" in t)].id)
+        assert len(busybox_ids) == 1  # one config digest on both Docker engines ...
+        assert busybox_ids <= set(ov.images[ov.images.engine == "podman"].id)  # ... and Podman (algorithm added)
         html = ov._repr_html_()
         assert "<img" in html and tags[1] in html and "data:image/png;base64," in html
     finally:

@@ -170,3 +170,12 @@ def test_ssh_refused_key_and_unknown_host_key(ssh_server, tmp_path, monkeypatch)
     monkeypatch.setenv("HOME", str(stranger))  # the right key, but the host key was never trusted
     with pytest.raises(EngineSSHError, match="not in ~/.ssh/known_hosts.*ssh-keyscan"):
         dockerviz.Engine().client()
+
+
+def test_DOCKER_HOST_wins_over_contexts_as_in_the_cli(tmp_path, monkeypatch):
+    _clear(monkeypatch)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "missing-one"}))
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+    monkeypatch.setenv("DOCKER_CONTEXT", "also-missing")
+    assert dockerviz.Engine().host == "tcp://127.0.0.1:1"  # no context is read at all

@@ -327,3 +327,25 @@ def test_package_databases_survive_the_cache(analysed, tmp_path):
         cache.put(diff_id, content)
     for diff_id, content in zip(analysed.diff_ids, analysed.contents):
         assert cache.get(diff_id).packages == content.packages
+
+
+def test_side_pane_requests_and_reports_without_a_browser(analysed, pkg_image, layer_ids):
+    from dockerviz.views.api import LayerExplorer, compare
+
+    ex = LayerExplorer(analysed, layer=10)
+    nid = ex.index.by_path["etc/dvz/app.conf"]
+    reply = ex.handle_request({"type": "file", "id": nid, "version": ex._version, "req": 7})
+    assert reply["req"] == 7 and reply["pane"]["view"] == "diff"
+    assert reply["pane"]["diff"] == analysed.file_diff("/etc/dvz/app.conf", 10).diff
+    assert ex.handle_request({"type": "file", "id": nid, "version": ex._version + 1})["stale"]
+    top = LayerExplorer(analysed, layer=13)
+    pane = top.handle_request({"type": "file", "id": top.index.by_path["srv/hostile.txt"],
+                               "version": top._version})["pane"]
+    assert pane["view"] == "preview" and pane["kind"] == "text" and pane["text"].startswith("<script>")
+    html = top.to_html()
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html and "<script>window" not in html
+    assert "+level=debug" in ex.to_html()
+    d = compare(layer_ids[9], pkg_image, cache=False)
+    assert d.file_request({"type": "file", "path": "/etc/dvz/app.conf"})["pane"]["change"] == "content"
+    report = d.to_html()
+    assert "Files opened" in report and "dvz-beta" in report

@@ -150,7 +150,27 @@ def explorer_html(explorer) -> str:
             f"<td class=\"num\">{w['written_by']}</td><td class=\"num\">{w['hidden_by']}</td><td>{esc(w['how'])}</td></tr>"
             for w in hidden]
     parts.append(_table([("Path", 0), ("Size", 1), ("Written by layer", 1), ("Hidden by layer", 1), ("How", 0)], rows))
+    parts.extend(_opened((f"{path} (layer {layer})", obj) for path, (layer, _kind, obj) in explorer.opened.items()))
     return _doc(f"dockerviz: {img.name}", "\n".join(parts))
+
+
+PANE_REPORT_CHARS = 100_000  # of each opened file's text or diff in a report
+
+
+def _opened(items) -> list[str]:
+    """The files the user opened in the side pane: their diffs or contents, escaped, cut to a size."""
+    items = list(items)
+    if not items:
+        return []
+    out = ["<h2>Files opened</h2>"]
+    for title, obj in items:
+        text = getattr(obj, "diff", None) or getattr(obj, "text", None) or getattr(obj, "hex", None) or str(obj)
+        what = getattr(obj, "change", None) or getattr(obj, "kind", "")
+        attrs = "".join(f"<li>{esc(n)}: {esc(a)} → {esc(b)}</li>" for n, a, b in getattr(obj, "attributes", []) or [])
+        out.append(f"<h3 class=\"mono\">{esc(title)}</h3><p class=\"muted\">{esc(what)}</p>"
+                   + (f"<ul>{attrs}</ul>" if attrs else "")
+                   + f"<pre class=\"mono\">{esc(text[:PANE_REPORT_CHARS])}</pre>")
+    return out
 
 
 def diff_html(diff) -> str:
@@ -187,6 +207,15 @@ def diff_html(diff) -> str:
             for r in diff.comparison.config_rows() if r["change"] != "same"]
     parts.append("<h2>Config differences</h2>")
     parts.append(_table([("Change", 0), ("Field", 0), ("Key", 0), ("A", 0), ("B", 0)], rows))
+    pkgs = diff.package_rows()
+    if pkgs:
+        parts.append(f"<h2>Packages ({len(pkgs)} differences)</h2>")
+        rows = [f"<tr><td>{esc(r['c'])}</td><td>{esc(r['m'])}</td><td class=\"mono\">{esc(r['n'])}</td>"
+                f"<td class=\"mono\">{esc(r['va'] or '')}</td><td class=\"mono\">{esc(r['vb'] or '')}</td>"
+                f"<td class=\"mono muted\">{esc(r['loc'])}</td></tr>" for r in pkgs]
+        parts.append(_table([("Change", 0), ("Manager", 0), ("Name", 0), ("Version in A", 0), ("Version in B", 0),
+                             ("Location", 0)], rows))
+    parts.extend(_opened(diff.opened.items()))
     return _doc(f"dockerviz: {s['name_a']} vs {s['name_b']}", "\n".join(parts))
 
 

@@ -20,6 +20,7 @@ a proxy answering as Docker Engine 29 (refuses API < 1.44, speaks 1.52).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -33,13 +34,12 @@ _ENGINE29: list = []
 
 
 def pytest_configure(config):
-    import os
-
     from support import engine29
 
     proc = engine29.session_start(tempfile.mkdtemp(prefix="dockerviz-engine29-"))
     if proc is not None:
         _ENGINE29.append(proc)
+        os.environ["DOCKERVIZ_TEST_ENGINE29_HOST"] = os.environ["DOCKER_HOST"]
         print(f"[engine] through the Engine 29 proxy: DOCKER_HOST={os.environ['DOCKER_HOST']}", flush=True)
 
     # also declared in pyproject.toml; repeated here so a run from another rootdir knows them
@@ -67,6 +67,8 @@ def docker_engine():
         engine = ensure_engine()
     except EngineUnavailable as exc:
         unavailable(f"no Docker daemon: {exc}")
+    if _ENGINE29 and engine.describe().split()[0] != os.environ.get("DOCKERVIZ_TEST_ENGINE29_HOST"):
+        pytest.fail(f"DOCKERVIZ_TEST_ENGINE=29 but the tests would use {engine.describe()}", pytrace=False)
     yield engine
     engine.stop()
 

@@ -87,8 +87,9 @@ def ping(base_url: str | None = None, timeout: float = PING_TIMEOUT) -> bool:
     """True when a daemon answers at base_url (None: as the environment says)."""
 
     def probe():
-        # version pinned low so constructing the client makes no request
-        c = _make_client(base_url, timeout=timeout, version="1.24")
+        # "auto" asks the unversioned /version first: a daemon refusing old API versions (Engine 29
+        # below 1.44) would refuse a ping at a version pinned low
+        c = _make_client(base_url, timeout=timeout, version="auto")
         try:
             return bool(c.ping())
         finally:

@@ -226,6 +226,15 @@ class Engine:
         from docker.constants import MINIMUM_DOCKER_API_VERSION
 
         tls = self._tls()
+        if self.host.startswith("ssh://"):
+            self._check_ssh_port()
+            import logging
+
+            # paramiko's transport thread logs each failure with a traceback on stderr; the
+            # DockervizError raised here says it once, with the fix
+            transport_log = logging.getLogger("paramiko.transport")
+            if transport_log.level == logging.NOTSET:
+                transport_log.setLevel(logging.CRITICAL)
         c = None
         try:
             # No request is made at this version: negotiation asks unversioned /_ping and the
@@ -262,6 +271,32 @@ class Engine:
                 with contextlib.suppress(Exception):
                     c.close()
             raise self.connect_error(exc) from None
+
+    def _check_ssh_port(self) -> None:
+        """Fail within CONNECT_TIMEOUT when nothing answers: docker-py opens ssh:// connections
+        without a connect timeout, so an unreachable host would otherwise hang the call."""
+        import socket
+        from urllib.parse import urlparse
+
+        u = urlparse(self.host)
+        host, port = u.hostname or "", u.port
+        config = os.path.expanduser("~/.ssh/config")
+        if os.path.exists(config):
+            try:
+                import paramiko
+
+                found = paramiko.SSHConfig.from_path(config).lookup(host)
+            except Exception:
+                return  # paramiko itself will report it
+            if "proxycommand" in found or "proxyjump" in found:
+                return  # reached through another program
+            host = found.get("hostname", host)
+            port = port or int(found.get("port", 22))
+        try:
+            socket.create_connection((host, port or 22), timeout=CONNECT_TIMEOUT).close()
+        except OSError as exc:
+            raise _unavailable(exc, f"{self.describe()} (nothing accepted an SSH connection on "
+                                    f"{host}:{port or 22} within {CONNECT_TIMEOUT} s)") from None
 
     def connect_error(self, exc: BaseException) -> DaemonUnavailableError:
         """The DockervizError for a failed connection, naming what to fix."""

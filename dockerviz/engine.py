@@ -406,6 +406,68 @@ def _ssh_error(eng: Engine, exc: BaseException, text: str) -> EngineSSHError | N
     return None
 
 
+# ---- streams docker-py lacks or keeps private ---------------------------------------------------
+# docker-py's build() and stats() read their stream inside a generator that cannot be interrupted
+# from another thread; these keep the response, so a cancel or stop() closes it at once.
+
+
+def post_build(api, params: dict, context, headers: dict):
+    """POST /build with `context` (a tar file object) as the body; the streaming response."""
+    return api._post(api._url("/build"), params=params, data=context, headers=headers, stream=True)
+
+
+def json_messages(api, response):
+    """The decoded JSON messages of a streaming response (build progress, stats samples)."""
+    return api._stream_helper(response, decode=True)
+
+
+def open_stats(api, container_id: str):
+    """(response, samples) of GET /containers/{id}/stats?stream=1: what `api.stats(id, stream=True,
+    decode=True)` sends, with the response kept for close_stream(). A docker-py without these
+    internals gives (None, its own generator)."""
+    try:
+        url = api._url("/containers/{0}/stats", container_id)
+        response = api._get(url, params={"stream": True}, stream=True)
+        api._raise_for_status(response)
+        return response, api._stream_helper(response, decode=True)
+    except AttributeError:
+        return None, api.stats(container_id, stream=True, decode=True)
+
+
+def _response_socket(response, api=None):
+    getters = [lambda: response.raw._fp.fp.raw]
+    if api is not None:
+        getters.insert(0, lambda: api._get_raw_response_socket(response))
+    for get in getters:
+        try:
+            sock = get()
+        except Exception:
+            continue
+        for s in (sock, getattr(sock, "_sock", None)):
+            if s is not None and hasattr(s, "shutdown"):
+                return s
+    return None
+
+
+def close_stream(response, api=None) -> None:
+    """Unblock a thread reading `response` and drop the connection: a blocked recv wakes up only on
+    shutdown, not on close (the daemon then stops the build or the stats stream)."""
+    if response is None:
+        return
+    import socket
+
+    sock = _response_socket(response, api)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except Exception:
+            pass
+    try:
+        response.close()
+    except Exception:
+        pass
+
+
 @contextlib.contextmanager
 def translated(what: str = "", *, kind: str = "image", engine=None):
     """Map docker-py errors raised inside the block to DockervizErrors.

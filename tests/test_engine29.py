@@ -71,7 +71,7 @@ def test_a_client_pinned_below_1_44_fails_there(via_engine29):
 
 def test_both_clients_negotiate_1_52(via_engine29):
     from dockerviz import engine
-    from dockerviz.sources import local_api
+    from dockerviz import engine_socket as local_api
 
     client = engine.client()
     assert client.api.api_version == "1.52"

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.imports import cycles, import_graph, violations
+from support.imports import cycles, daemon_talk_outside, import_graph, violations
 
 PACKAGE = Path(__file__).resolve().parent.parent / "dockerviz"
 
 # Modules every layer may use: they import nothing of the package but each other.
-FOUNDATION = {"errors", "humanize", "contexts", "engine", "display"}
+FOUNDATION = {"errors", "humanize", "contexts", "engine", "engine_socket", "display"}
 # layer -> the other layers (and foundation modules) its modules may import
 RULES = {
     "errors": set(),
     "humanize": set(),
     "contexts": {"errors", "model"},
     "engine": {"errors", "contexts", "model"},
+    "engine_socket": {"errors", "contexts", "engine", "model"},
     "display": set(),
     "model": {"errors", "humanize"},
     "sources": {"model"} | FOUNDATION,
@@ -37,6 +38,16 @@ def test_no_import_cycle():
 def test_layers_import_only_downwards():
     inner, outer = import_graph(PACKAGE)
     assert violations(inner, outer, RULES, WIDGET_LIBS, "dockerviz") == []
+
+
+# The engine adapter: docker-py's client and its private streaming calls (engine.py), and the
+# local daemon's unix socket (engine_socket.py). Nothing else talks to a daemon by itself.
+ADAPTER = {"dockerviz.engine", "dockerviz.engine_socket"}
+
+
+def test_only_the_engine_adapter_calls_docker_py_internals_or_opens_a_socket():
+    found = daemon_talk_outside(PACKAGE, ADAPTER)
+    assert found == []
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -66,6 +77,19 @@ def test_the_walk_sees_lazy_cycles_and_upward_imports(tmp_path):
     assert sorted(map(tuple, cycles(inner))) == [
         ("dockerviz.containers.c", "dockerviz.containers.d"),
         ("dockerviz.model.a", "dockerviz.views.v"),
+    ]
+    assert daemon_talk_outside(root, set()) == []
+    (root / "containers" / "e.py").write_text(
+        "import socket\n"
+        "def f(api, r):\n"
+        "    api._post(api._url('/build'))\n"
+        "    return r.raw._fp, socket.socket(socket.AF_UNIX)\n"
+    )
+    assert daemon_talk_outside(root, set()) == [
+        "dockerviz.containers.e:3 calls docker-py's private _post",
+        "dockerviz.containers.e:3 calls docker-py's private _url",
+        "dockerviz.containers.e:4 reads a response's raw socket (raw._fp)",
+        "dockerviz.containers.e:4 opens a socket",
     ]
     found = violations(inner, outer, RULES, WIDGET_LIBS, "dockerviz")
     assert found == [

@@ -10,13 +10,13 @@ import random
 import tarfile
 
 import pytest
+from support.synth import layer_tar, legacy_archive, oci_archive, write
 
 import dockerviz
 from dockerviz.errors import ArchiveError
 from dockerviz.model import tarheaders as th
 from dockerviz.sources import streaming
 from dockerviz.sources.streaming import ChunkReader, record_from_stream
-from support.synth import layer_tar, legacy_archive, oci_archive, write
 
 SMALL = 16_384  # members below this are kept whole (1 MiB in use; lowered so the tests stay quick)
 BIG = 20_000  # makes a layer larger than SMALL: parsed while it streams, not kept
@@ -179,7 +179,8 @@ def remote_daemon(monkeypatch, tmp_path):
 def test_save_stream_through_docker_py_equals_local_socket(test_images, monkeypatch, remote_daemon):
     from support import images
 
-    from dockerviz.sources import daemon, local_api
+    from dockerviz import engine_socket as local_api
+    from dockerviz.sources import daemon
 
     tag = images.PARITY_LINKS.tag
     assert local_api.local_socket() is None  # a TCP daemon: the local socket reader is not used
@@ -215,8 +216,8 @@ def test_waiting_for_the_daemons_first_byte_is_reported(tmp_path):
     import time as _time
 
     from dockerviz.analysis import Progress
+    from dockerviz.engine_socket import api_stream
     from dockerviz.progress import describe
-    from dockerviz.sources.local_api import api_stream
 
     path = str(tmp_path / "d.sock")
     srv = socket.socket(socket.AF_UNIX)

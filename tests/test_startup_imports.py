@@ -41,13 +41,14 @@ _DOCKERVIZ_ARCHIVE = {
     "dockerviz.sources", "dockerviz.sources.archive", "dockerviz.sources.base", "dockerviz.sources.oci",
     "dockerviz.sources.slices", "dockerviz.sources.choose", "dockerviz.model.limits", "dockerviz.model.jsondoc",
     "dockerviz.model.digest", "dockerviz.model.packages", "dockerviz.model.contents", "dockerviz.contents",
+    "dockerviz.cli_options", "dockerviz.sources.archive_file",
 }
 # writing a cache entry (tempfile.mkstemp, then os.replace)
 _CACHE_WRITE = {"tempfile", "random", "_random", "bisect", "_bisect", "_sha512", "math", "shutil", "fnmatch", "bz2",
                 "_bz2", "lzma", "_lzma", "_compression", "weakref", "_weakrefset"}
 # a daemon image through its local store: the socket, the store's files, legacy layer ids
 _DAEMON = {
-    "dockerviz.engine", "dockerviz.contexts", "dockerviz.sources.daemon", "dockerviz.sources.legacy_ids", "dockerviz.sources.local_api",
+    "dockerviz.engine", "dockerviz.contexts", "dockerviz.sources.daemon", "dockerviz.sources.legacy_ids", "dockerviz.engine_socket",
     "dockerviz.sources.local_store", "dockerviz.sources.overlay2_diff", "dockerviz.sources.files", "dockerviz.sources.tar_split",
     "socket", "_socket", "select", "selectors", "math", "binascii",
 }
@@ -154,7 +155,7 @@ def test_local_socket_path_quoting_agrees_with_urllib():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from dockerviz.sources.local_api import quote_path
+    from dockerviz.engine_socket import quote_path
 
     @settings(max_examples=300, deadline=None)
     @given(st.text())

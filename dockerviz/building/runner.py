@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 
+from .. import engine
 from ..errors import BuildError, DockervizError
 from .buildkit import BuildKitParser
 from .classic import ClassicParser
@@ -127,14 +127,12 @@ class BuildJob:
         with self._lock:
             resp, api = self._response, self._api
         if resp is not None:
-            _shutdown(api, resp)
+            engine.close_stream(resp, api)
 
     # ------------------------------------------------------------------ the thread
     def _client(self):
         if self._client_factory is not None:
             return self._client_factory()
-        from .. import engine
-
         return engine.client(timeout=None)
 
     def _run(self):
@@ -200,8 +198,7 @@ class BuildJob:
         headers = {"Content-Type": "application/x-tar"}
         dispatch = _Dispatch(r, "buildkit" if version == "2" else "classic")
         try:
-            resp = api._post(api._url("/build"), params=params, data=fileobj, headers=headers,
-                             stream=True)
+            resp = engine.post_build(api, params, fileobj, headers)
         except Exception as exc:
             if self._cancel.is_set():
                 r._finish(CANCELLED)
@@ -210,7 +207,7 @@ class BuildJob:
         with self._lock:
             self._response, self._api = resp, api
         if self._cancel.is_set():
-            _shutdown(api, resp)
+            engine.close_stream(resp, api)
         if resp.status_code >= 400:
             text = _error_text(resp)
             if allow_fallback and any(s in text.lower() for s in _NO_BUILDKIT):
@@ -220,7 +217,7 @@ class BuildJob:
 
         broken = None
         try:
-            for msg in api._stream_helper(resp, decode=True):
+            for msg in engine.json_messages(api, resp):
                 dispatch.feed(msg, time.time())
                 if self._cancel.is_set():
                     break
@@ -353,26 +350,6 @@ def _error_text(resp) -> str:
         return resp.text.strip() or f"HTTP {resp.status_code}"
     except Exception:
         return f"HTTP {resp.status_code}"
-
-
-def _shutdown(api, resp):
-    """Unblock a thread reading `resp` and drop the connection (the daemon then stops the build)."""
-    sock = None
-    try:
-        sock = api._get_raw_response_socket(resp)
-    except Exception:
-        pass
-    for s in (sock, getattr(sock, "_sock", None)):
-        if s is not None and hasattr(s, "shutdown"):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                break
-            except Exception:
-                pass
-    try:
-        resp.close()
-    except Exception:
-        pass
 
 
 def _buildkit_likely(client) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -90,38 +89,6 @@ def resolve_targets(api, containers) -> list[Target]:
     return targets
 
 
-def _open_stream(api, container_id):
-    """The response of a streaming stats request and a generator of decoded samples.
-
-    This is what `api.stats(id, stream=True, decode=True)` sends; the response
-    is kept so that stop() can close it from another thread at once instead of
-    waiting up to one sample period for the reader to notice.
-    """
-    try:
-        url = api._url("/containers/{0}/stats", container_id)
-        response = api._get(url, params={"stream": True}, stream=True)
-        api._raise_for_status(response)
-        return response, api._stream_helper(response, decode=True)
-    except AttributeError:  # a docker-py without these internals
-        return None, api.stats(container_id, stream=True, decode=True)
-
-
-def _close_response(response) -> None:
-    if response is None:
-        return
-    try:
-        # a blocked recv in the reader thread wakes up only on shutdown, not close
-        sock = response.raw._fp.fp.raw
-        sock = getattr(sock, "_sock", sock)
-        sock.shutdown(socket.SHUT_RDWR)
-    except Exception:
-        pass
-    try:
-        response.close()
-    except Exception:
-        pass
-
-
 class StatsSampler:
     """Stream stats of several containers into bounded per-container buffers.
 
@@ -173,7 +140,7 @@ class StatsSampler:
         with self._lock:
             responses = list(self._responses.values())
         for r in responses:
-            _close_response(r)
+            engine.close_stream(r)
         if wait:
             deadline = time.monotonic() + wait
             for th in self._threads:
@@ -243,7 +210,7 @@ class StatsSampler:
         response = None
         try:
             try:
-                response, samples = _open_stream(self.api, t.id)
+                response, samples = engine.open_stats(self.api, t.id)
             except Exception as exc:  # not found, daemon gone...
                 t.error = f"{type(exc).__name__}: {exc}"
                 return
@@ -284,7 +251,7 @@ class StatsSampler:
                 log.debug("stats stream of %s ended: %s", t.name, exc)
         finally:
             t.done = True
-            _close_response(response)
+            engine.close_stream(response)
             with self._lock:
                 self._responses.pop(t.id, None)
                 self._alive -= 1

@@ -20,12 +20,12 @@ from __future__ import annotations
 import os
 
 from .. import engine
+from ..engine_socket import LocalUnavailable, api_stream, inspect_local, local_socket
+from ..engine_socket import _NotFound as LocalNotFound
 from ..errors import ArchiveError, SourceError
 from .archive import HeldFiles, TarStore, raise_daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
 from .choose import Candidate, choose, platform_matches, platform_text
-from .local_api import LocalUnavailable, api_stream, inspect_local, local_socket
-from .local_api import _NotFound as LocalNotFound
 from .local_store import LOCAL_PATHS, local_record
 
 DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)

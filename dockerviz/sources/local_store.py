@@ -20,12 +20,12 @@ import hashlib
 import json
 import os
 
+from ..engine_socket import LocalUnavailable, inspect_local, local_socket  # noqa: F401 - re-exported
 from ..errors import ArchiveError
 from ..model.layer import LayerContent
 from .base import ImageRecord, LayerRef
 from .files import dir_reader, read_in_dir
 from .legacy_ids import legacy_layer_ids
-from .local_api import LocalUnavailable, inspect_local, local_socket  # noqa: F401 - re-exported
 from .overlay2_diff import walk_diff
 from .tar_split import read_tar_split
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import stat
 
+from ..engine_socket import LocalUnavailable
 from ..model import entries as E
 from ..model.layer import LayerContent
-from .local_api import LocalUnavailable
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 

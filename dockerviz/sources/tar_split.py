@@ -16,11 +16,11 @@ from binascii import a2b_base64 as _b64
 from itertools import repeat
 from operator import add, getitem, mod, mul, neg, sub
 
+from ..engine_socket import LocalUnavailable
 from ..errors import ArchiveError
 from ..model import entries as E
 from ..model import tarheaders as th
 from ..model.layer import ContentBuilder, LayerContent, content_from_headers
-from .local_api import LocalUnavailable
 
 
 class _SplitStream:

@@ -133,3 +133,31 @@ def violations(inner, outer, rules: dict[str, set[str]], widget_libs: set[str], 
             for lib in sorted(outer[module] & widget_libs):
                 out.append(f"{module} imports {lib} (only {root}.views may import widget code)")
     return out
+
+
+# docker-py's APIClient internals the engine adapter wraps (streams docker-py lacks or hides)
+DOCKER_PY_PRIVATE = {"_post", "_get", "_put", "_delete", "_url", "_stream_helper", "_raise_for_status", "_result",
+                     "_get_raw_response_socket", "_read_from_socket", "_multiplexed_buffer_helper",
+                     "_multiplexed_response_stream_helper", "_stream_raw_result", "_attach_websocket"}
+
+
+def daemon_talk_outside(package_dir: Path, adapter: set[str]) -> list[str]:
+    """Where a module outside `adapter` calls docker-py's private methods, reads a response's raw
+    socket or opens a socket itself."""
+    out = []
+    for module, (path, _) in module_files(package_dir).items():
+        if module in adapter:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                name = node.func.attr
+                if name in DOCKER_PY_PRIVATE:
+                    out.append((node.lineno, node.col_offset, f"{module}:{node.lineno} calls docker-py's private {name}"))
+                elif name in ("socket", "create_connection") and isinstance(node.func.value, ast.Name) \
+                        and node.func.value.id == "socket":
+                    out.append((node.lineno, node.col_offset, f"{module}:{node.lineno} opens a socket"))
+            elif isinstance(node, ast.Attribute) and node.attr == "_fp" and isinstance(node.value, ast.Attribute) \
+                    and node.value.attr == "raw":
+                out.append((node.lineno, node.col_offset, f"{module}:{node.lineno} reads a response's raw socket (raw._fp)"))
+    return [text for _, _, text in sorted(out)]

@@ -1,4 +1,5 @@
-"""The API of a daemon on this machine, over its unix socket, without docker-py.
+"""The engine adapter's socket side: the API of a daemon on this machine, over its unix socket,
+without docker-py.
 
 Cheap calls for the common case (inspect an image, stream `docker save`):
 docker-py costs ~0.1 s to import and copies a save stream more than once.
@@ -13,8 +14,8 @@ import os
 import socket
 import stat
 
-from .. import engine
-from ..errors import DaemonError
+from . import engine
+from .errors import DaemonError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -25,8 +26,8 @@ class LocalUnavailable(Exception):
 
 def local_socket() -> str | None:
     """The unix socket of the daemon docker-py would talk to, when it is one on this machine."""
-    from ..contexts import from_environment
-    from ..errors import DockervizError
+    from .contexts import from_environment
+    from .errors import DockervizError
 
     try:
         host = from_environment().host  # DOCKER_HOST, DOCKER_CONTEXT or `docker context use`

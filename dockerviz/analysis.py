@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
@@ -86,9 +85,14 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
         eng = _engine().as_engine(engine)
         if not eng.is_local and path == "auto":
             path = "save-stream"  # the daemon's own store is not on this machine's disk
-        with contextlib.closing(eng.client(timeout=None)) as own:
+        own = eng.client(timeout=None)
+        try:
+            # the client stays with the Image: reading a file's contents later streams from it again
             return analyze(source, path=path, cache=cache, progress=progress, client=own, image=image,
                            platform=platform, limits=limits)
+        except BaseException:
+            own.close()
+            raise
     if progress is None and _in_kernel():
         from .views.progress import NotebookProgress
 
@@ -120,15 +124,23 @@ def analyze(source, *, path: str = "auto", cache=None, progress: Callable | None
                         {"image": image, "platform": platform, "registry": registry})
 
 
-def images(source, *, client=None):
+def images(source, *, client=None, engine=None):
     """What a source holds, one row per image or attestation: a pandas DataFrame with columns
     ref, digest, platform, kind (image / attestation), attests (the image an attestation describes)
-    and size (bytes of its blobs as stored). Pick one with analyze(source, image=..., platform=...)."""
+    and size (bytes of its blobs as stored). Pick one with analyze(source, image=..., platform=...).
+    `engine` names the daemon for an image reference, as in analyze()."""
     import pandas as pd
 
     from .sources import list_images
 
-    rows = [c.row() for c in list_images(source, client=client)]
+    own = None
+    if client is None and engine is not None and _names_daemon_image(source):
+        client = own = _engine().as_engine(engine).client(timeout=None)
+    try:
+        rows = [c.row() for c in list_images(source, client=client)]
+    finally:
+        if own is not None:
+            own.close()
     return pd.DataFrame(rows, columns=["ref", "digest", "platform", "kind", "attests", "size"])
 
 

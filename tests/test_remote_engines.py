@@ -54,6 +54,9 @@ def test_analysis_through_the_save_stream(remote_env, saved_archive):
     assert img.diff_ids == oracle.diff_ids
     assert img.layer_rows() == oracle.layer_rows()
     assert (img.size_bytes, img.efficiency) == (oracle.size_bytes, oracle.efficiency)
+    # file contents come from the same engine, by a second pass over its save stream
+    data = img.read("/bin/busybox", max_bytes=8 << 20)
+    assert data[:4] == b"\x7fELF" and data == oracle.read("/bin/busybox", max_bytes=8 << 20)
 
 
 def test_build_run_lifecycle_events_and_monitor(remote_env, tmp_path):

@@ -251,11 +251,15 @@ def test_running_container_pause_unpause_and_usage(lab, page, docker_client, bus
             docker_client.api.unpause(cid)
         wait_text(view.locator(".dockerviz-container-header"), "running", timeout=15_000)
 
-        # the usage monitor of the same container, until it has two samples
+        # the usage monitor of the same container, until it has two samples and a CPU figure
         run_cell(page, 2)
         page.wait_for_selector(MONITOR)
         mon = page.locator(MONITOR)
         page.wait_for_function("el => /[2-9]\\d* samples|\\d{2,} samples/.test(el.innerText)",
+                               arg=mon.element_handle(), timeout=30_000)
+        # and one whose CPU % is known (a stream's first sample has none; on a busy daemon the next may not)
+        page.wait_for_function("el => /%$/.test(el.querySelectorAll('.dockerviz-usage-table tr')[1]"
+                               "?.querySelectorAll('td')[1]?.innerText.trim() ?? '')",
                                arg=mon.element_handle(), timeout=30_000)
         assert "sampling" in mon.inner_text()
         img = mon.locator("img")

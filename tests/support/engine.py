@@ -300,6 +300,13 @@ def ensure_engine(timeout: float = START_TIMEOUT, install: bool = True) -> Engin
         )
     other = _running_dockerd_pid()
     if other is not None:
+        # a daemon on a busy machine may take more than one ping's time to answer: keep asking a while
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ping(DEFAULT_HOST):
+                _ENGINE = Engine(base_url=DEFAULT_HOST, _saved_env=_point_env_at(DEFAULT_HOST) if env_host else None)
+                return _ENGINE
+            time.sleep(0.5)
         raise EngineUnavailable(
             f"A dockerd is running (pid {other}, from {DOCKERD_PIDFILE}) but does not answer at {DEFAULT_HOST}; "
             "not starting a second one. Check that daemon's log."

@@ -182,3 +182,18 @@ def test_DOCKER_HOST_wins_over_contexts_as_in_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
     monkeypatch.setenv("DOCKER_CONTEXT", "also-missing")
     assert dockerviz.Engine().host == "tcp://127.0.0.1:1"  # no context is read at all
+
+
+def test_a_docker_py_client_names_its_engine(tls_daemon, monkeypatch):
+    import docker
+
+    _clear(monkeypatch)
+    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would replace the ca.pem of docker-py's own client
+        monkeypatch.delenv(var, raising=False)
+    c = tls_daemon.cert_path
+    given = docker.DockerClient(base_url=tls_daemon.host, tls=docker.tls.TLSConfig(
+        client_cert=(str(c / "cert.pem"), str(c / "key.pem")), ca_cert=str(c / "ca.pem"), verify=True))
+    df = dockerviz.compare_engines(BUSY, [given])  # engine= takes a docker.DockerClient too
+    assert bool(df.present[0]) and df.engine[0] == tls_daemon.host
+    assert given.version()["ApiVersion"]  # dockerviz used connections of its own and left this one open
+    given.close()

@@ -8,7 +8,6 @@ for each context. Only files are read here; connecting is engine.py's job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -48,6 +47,8 @@ def _meta_dir(cfg: str) -> str:
 
 
 def context_id(name: str) -> str:
+    import hashlib  # here: hashlib loads OpenSSL, start-up time for every caller that never needs an id
+
     return hashlib.sha256(name.encode()).hexdigest()
 
 

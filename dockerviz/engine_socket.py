@@ -148,6 +148,18 @@ class SocketBody:
     def close(self) -> None:
         self._sock.close()
 
+    # for a reader that waits on many bodies at once (selectors)
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def pending(self) -> bytes:
+        """The body bytes that came with the answer's head, handed over once."""
+        first, self._first = self._first, b""
+        return first
+
 
 WAIT_TICK = 0.5  # seconds between on_wait calls while the daemon prepares its answer
 

@@ -39,7 +39,7 @@ _DOCKERVIZ_ARCHIVE = {
     "dockerviz.model.gc_pause", "dockerviz.model.image", "dockerviz.model.layer", "dockerviz.model.merge",
     "dockerviz.model.record", "dockerviz.model.tarheaders", "dockerviz.parallel", "dockerviz.progress",
     "dockerviz.sources", "dockerviz.sources.archive", "dockerviz.sources.base", "dockerviz.sources.oci",
-    "dockerviz.sources.slices", "dockerviz.sources.choose", "dockerviz.model.limits", "dockerviz.model.jsondoc",
+    "dockerviz.sources.slices", "dockerviz.sources.choose", "dockerviz.sources.transports", "dockerviz.model.limits", "dockerviz.model.jsondoc",
     "dockerviz.model.digest", "dockerviz.model.packages", "dockerviz.model.contents", "dockerviz.contents",
     "dockerviz.cli_options", "dockerviz.sources.archive_file",
 }

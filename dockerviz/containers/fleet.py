@@ -59,8 +59,12 @@ class FleetSampler:
         self.samplers: list[tuple[object, StatsSampler]] = []
         try:
             for eng, refs in groups.items():
-                own = client if client is not None else eng.client(timeout=None, max_pool_size=max(10, len(refs) + 2))
-                sampler = StatsSampler(refs, interval=interval, keep=keep, client=own)
+                if client is None and eng.socket_path is not None:  # this machine's engine: its socket, no docker-py
+                    sampler = StatsSampler(refs, interval=interval, keep=keep, socket_path=eng.socket_path)
+                else:
+                    own = client if client is not None else eng.client(timeout=None,
+                                                                        max_pool_size=max(10, len(refs) + 2))
+                    sampler = StatsSampler(refs, interval=interval, keep=keep, client=own)
                 sampler._owns_client = client is None  # closed when its streams end
                 self.samplers.append((eng, sampler))
         except BaseException:

@@ -1,10 +1,23 @@
 """Streaming `docker stats` for many containers at once.
 
-One `GET /containers/{id}/stats?stream=1` response per container, each read
-by its own daemon thread: the daemon pushes one sample per second (Podman:
-every 5 s), so a thread spends its life blocked in recv and costs nothing.
-Never `stats(stream=False)` in a loop: the daemon waits for two samples per
-call (about 1.8 s per container).
+One `GET /containers/{id}/stats?stream=1` response per container: the daemon
+pushes one sample per second (Podman: every 5 s). Never `stats(stream=False)`
+in a loop: the daemon waits for two samples per call (about 1.8 s per
+container).
+
+Two ways to read the streams, one result:
+
+- a daemon on this machine (a unix socket, no client given): every stream is
+  a plain HTTP/1.0 answer on its own socket, one line of JSON per sample, and
+  one thread reads them all as they become readable (selectors). No docker-py:
+  its import and its per-response machinery cost more CPU than `docker stats`
+  spends in all.
+- any other engine, or a docker-py client given: docker-py, one reader thread
+  per stream, each blocked in recv. This is the reference the fast path is
+  tested against (tests/test_stats_streams.py).
+
+The first two readings of each stream are taken as they come (the second
+gives the first CPU %); thinning to `interval` starts after that.
 
 Samples go to one bounded deque per container. A stream whose container
 stops keeps sending empty samples; the sampler then asks the daemon whether
@@ -15,16 +28,15 @@ stream has ended the sampler is finished.
 from __future__ import annotations
 
 import collections
-import logging
+import json
+import socket
 import threading
 import time
-from dataclasses import dataclass, field
 
 from .. import engine
 from ..errors import DockervizError
 from ..model import stats
-
-log = logging.getLogger(__name__)
+from ..model.record import Record
 
 __all__ = ["StatsSampler", "Target", "resolve_targets", "stream_client"]
 
@@ -32,20 +44,24 @@ __all__ = ["StatsSampler", "Target", "resolve_targets", "stream_client"]
 FINISHED_STATES = frozenset({"exited", "dead", "removing"})
 
 
-@dataclass
-class Target:
+class Target(Record):
     """One container being sampled."""
 
-    id: str
-    name: str
-    image: str = ""
-    image_id: str = ""
-    error: str | None = None
-    done: bool = False
-    first_at: float | None = None  # monotonic time of the first sample
-    first_cpu_at: float | None = None  # ... of the first sample with a CPU %
-    raw_count: int = 0
-    extra: dict = field(default_factory=dict)
+    _fields = ("id", "name", "image", "image_id", "error", "done", "first_at", "first_cpu_at", "raw_count", "extra")
+
+    def __init__(self, id: str, name: str, image: str = "", image_id: str = "", error: str | None = None,
+                 done: bool = False, first_at: float | None = None, first_cpu_at: float | None = None,
+                 raw_count: int = 0, extra: dict | None = None):
+        self.id = id
+        self.name = name
+        self.image = image
+        self.image_id = image_id
+        self.error = error
+        self.done = done
+        self.first_at = first_at  # monotonic time of the first sample
+        self.first_cpu_at = first_cpu_at  # ... of the first sample with a CPU %
+        self.raw_count = raw_count
+        self.extra = {} if extra is None else extra
 
 
 def stream_client(connections: int = 10):
@@ -67,14 +83,19 @@ def _name_of(info: dict) -> str:
     return str(info.get("Name") or info.get("Id", "")[:12]).lstrip("/")
 
 
-def resolve_targets(api, containers) -> list[Target]:
-    """Inspect each id, name or object; raise ContainerNotFoundError for an unknown one."""
+def resolve_targets(api, containers, inspect=None) -> list[Target]:
+    """Inspect each id, name or object; raise ContainerNotFoundError for an unknown one.
+
+    `inspect(ref) -> dict` replaces docker-py's inspect_container (the local socket)."""
     targets: list[Target] = []
     seen = set()
     for ref in containers:
         ref_id = getattr(ref, "id", ref)
-        with engine.translated(str(ref_id), kind="container"):
-            info = api.inspect_container(ref_id)
+        if inspect is not None:
+            info = inspect(ref_id)
+        else:
+            with engine.translated(str(ref_id), kind="container"):
+                info = api.inspect_container(ref_id)
         if info["Id"] in seen:
             continue
         seen.add(info["Id"])
@@ -96,10 +117,13 @@ class StatsSampler:
     least about `interval` has passed since the last one kept, and its CPU %
     is measured over that whole span. The daemon cannot stream faster than
     its own period (1 s for Docker, 5 s for Podman). `keep` is the number of
-    samples kept per container; older ones are dropped.
+    samples kept per container; older ones are dropped. `socket_path` reads a
+    daemon on this machine through its unix socket (the default when neither
+    it nor `client` is given and the engine in use is local).
     """
 
-    def __init__(self, containers, *, interval: float = 1.0, keep: int = 3600, client=None):
+    def __init__(self, containers, *, interval: float = 1.0, keep: int = 3600, client=None,
+                 socket_path: str | None = None):
         containers = list(containers)
         if not containers:
             raise DockervizError("Give at least one container (id, name or object) to sample.")
@@ -107,10 +131,23 @@ class StatsSampler:
             raise DockervizError(f"keep must be at least 1 sample, not {keep!r}.")
         self.interval = float(interval)
         self.keep = int(keep)
+        self._socket = None
+        self.targets: list[Target] = []
+        if client is None:
+            self._socket = socket_path if socket_path is not None else _local_socket()
+            if self._socket is not None:
+                try:
+                    self.targets = resolve_targets(None, containers, inspect=self._inspect_local)
+                except _LocalFailed:
+                    self._socket = None  # docker-py below words what went wrong
         self._owns_client = client is None
-        self._client = client if client is not None else stream_client(len(containers))
-        self.api = self._client.api
-        self.targets: list[Target] = resolve_targets(self.api, containers)
+        self._client = client
+        self.api = client.api if client is not None else None
+        if self._socket is None:
+            if self._client is None:
+                self._client = stream_client(len(containers))
+                self.api = self._client.api
+            self.targets = resolve_targets(self.api, containers)
         self._buffers = {t.id: collections.deque(maxlen=self.keep) for t in self.targets}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -118,8 +155,14 @@ class StatsSampler:
         self._responses: dict[str, object] = {}
         self._threads: list[threading.Thread] = []
         self._alive = 0
+        self._wake = None  # wakes the socket reader from select() when stop() is called
         self.started_at: float | None = None
         self.version = 0  # bumps with every kept sample, for views that poll
+
+    @property
+    def transport(self) -> str:
+        """"socket" (the local fast path) or "docker-py"."""
+        return "socket" if self._socket is not None else "docker-py"
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -128,6 +171,12 @@ class StatsSampler:
             return self
         self.started_at = time.monotonic()
         self._alive = len(self.targets)
+        if self._socket is not None:
+            self._wake = socket.socketpair()
+            th = threading.Thread(target=self._run_local, name="dockerviz-stats", daemon=True)
+            self._threads.append(th)
+            th.start()
+            return self
         for t in self.targets:
             th = threading.Thread(target=self._run, args=(t,), name=f"dockerviz-stats-{t.name}", daemon=True)
             self._threads.append(th)
@@ -137,6 +186,11 @@ class StatsSampler:
     def stop(self, wait: float | None = 2.0) -> None:
         """Close every stream; wait up to `wait` seconds for the readers to end."""
         self._stop.set()
+        if self._wake is not None:
+            try:
+                self._wake[1].send(b"x")
+            except OSError:
+                pass
         with self._lock:
             responses = list(self._responses.values())
         for r in responses:
@@ -149,6 +203,8 @@ class StatsSampler:
             self._close_client()
 
     def _close_client(self):
+        if self._client is None:
+            return
         try:
             self._client.close()
         except Exception:
@@ -193,18 +249,62 @@ class StatsSampler:
             return None
         return max(stamps) - self.started_at
 
-    # ---- the reader threads ---------------------------------------------------------------
+    # ---- one raw sample, whichever way it came -----------------------------------------------
+
+    def _take(self, t: Target, raw, state: list) -> bool:
+        """Keep one raw sample of t (state: [last raw kept, its time]); False when the stream should end."""
+        t.raw_count += 1
+        if stats.is_empty(raw):
+            return not self._container_finished(t.id)
+        u = stats.compute(raw, previous=state[0])
+        if u is None:
+            return True
+        # thinning starts once a CPU % has been shown: the first two readings are taken as they come
+        if t.first_cpu_at is not None and state[1] is not None and u.time is not None \
+                and u.time - state[1] < self.interval * 0.9:
+            return True
+        now = time.monotonic()
+        if t.first_at is None:
+            t.first_at = now
+        if t.first_cpu_at is None and u.cpu_percent == u.cpu_percent:  # not NaN
+            t.first_cpu_at = now
+        state[0] = raw
+        state[1] = u.time
+        row = u.row(t.name)
+        with self._lock:
+            self._buffers[t.id].append(row)
+            self.version += 1
+        return True
 
     def _container_finished(self, container_id: str) -> bool:
-        from docker.errors import NotFound
+        if self._socket is not None:
+            try:
+                info = self._inspect_local(container_id)
+            except _LocalFailed as exc:
+                return exc.not_found or self._stop.is_set()
+        else:
+            from docker.errors import NotFound
 
-        try:
-            info = self.api.inspect_container(container_id)
-        except NotFound:
-            return True
-        except Exception:
-            return self._stop.is_set()
+            try:
+                info = self.api.inspect_container(container_id)
+            except NotFound:
+                return True
+            except Exception:
+                return self._stop.is_set()
         return info.get("State", {}).get("Status") in FINISHED_STATES
+
+    def _ended(self, t: Target) -> None:
+        t.done = True
+        with self._lock:
+            self._responses.pop(t.id, None)
+            self._alive -= 1
+            last = self._alive == 0
+        if last:
+            self._finished.set()
+            if self._owns_client and not self._stop.is_set():
+                self._close_client()
+
+    # ---- docker-py: a thread per stream ----------------------------------------------------
 
     def _run(self, t: Target) -> None:
         response = None
@@ -218,45 +318,123 @@ class StatsSampler:
                 self._responses[t.id] = response
             if self._stop.is_set():
                 return
-            last_raw = None
-            last_time = None
-            min_gap = self.interval * 0.9
+            state: list = [None, None]
             for raw in samples:
-                if self._stop.is_set():
+                if self._stop.is_set() or not self._take(t, raw, state):
                     break
-                t.raw_count += 1
-                if stats.is_empty(raw):
-                    if self._container_finished(t.id):
-                        break
-                    continue
-                now = time.monotonic()
-                u = stats.compute(raw, previous=last_raw)
-                if u is None:
-                    continue
-                if last_time is not None and u.time is not None and u.time - last_time < min_gap:
-                    continue
-                if t.first_at is None:
-                    t.first_at = now
-                if t.first_cpu_at is None and u.cpu_percent == u.cpu_percent:  # not NaN
-                    t.first_cpu_at = now
-                last_raw = raw
-                last_time = u.time
-                row = u.row(t.name)
-                with self._lock:
-                    self._buffers[t.id].append(row)
-                    self.version += 1
         except Exception as exc:
             if not self._stop.is_set():
                 t.error = f"{type(exc).__name__}: {exc}"
-                log.debug("stats stream of %s ended: %s", t.name, exc)
         finally:
-            t.done = True
             engine.close_stream(response)
-            with self._lock:
-                self._responses.pop(t.id, None)
-                self._alive -= 1
-                last = self._alive == 0
-            if last:
-                self._finished.set()
-                if self._owns_client and not self._stop.is_set():
-                    self._close_client()
+            self._ended(t)
+
+    # ---- the local socket: one thread for every stream ------------------------------------------
+
+    def _inspect_local(self, ref: str) -> dict:
+        from .. import engine_socket as local_api
+
+        try:
+            return local_api.api_get(self._socket, f"/containers/{local_api.quote_path(str(ref))}/json")
+        except local_api._NotFound:
+            raise _LocalFailed(f"no container {ref}", not_found=True) from None
+        except local_api.LocalUnavailable as exc:
+            raise _LocalFailed(str(exc)) from None
+
+    def _run_local(self) -> None:
+        import selectors
+
+        from .. import engine_socket as local_api
+
+        sel = selectors.DefaultSelector()
+        open_: dict = {}  # target id -> (target, body, line splitter, state)
+        try:
+            sel.register(self._wake[0], selectors.EVENT_READ, None)
+            for t in self.targets:
+                if self._stop.is_set():
+                    break
+                try:
+                    body = local_api.api_stream(self._socket, f"/containers/{t.id}/stats?stream=1")
+                except (local_api.LocalUnavailable, local_api._NotFound) as exc:
+                    t.error = f"{type(exc).__name__}: {exc}"
+                    self._ended(t)
+                    continue
+                body.setblocking(False)
+                open_[t.id] = (t, body, JsonLines(), [None, None])
+                sel.register(body, selectors.EVENT_READ, t.id)
+                self._feed(open_, sel, t.id, body.pending())  # what came with the answer's head
+            buf = bytearray(1 << 16)
+            while open_ and not self._stop.is_set():
+                for key, _ in sel.select():
+                    if key.data is None:  # stop()
+                        return
+                    if key.data in open_:
+                        try:
+                            n = open_[key.data][1].readinto(buf)
+                        except BlockingIOError:
+                            continue
+                        except OSError as exc:
+                            open_[key.data][0].error = f"{type(exc).__name__}: {exc}"
+                            n = 0
+                        self._feed(open_, sel, key.data, bytes(buf[:n]) if n else None)
+        except Exception as exc:
+            if not self._stop.is_set():
+                for t, *_ in open_.values():
+                    t.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            for tid in list(open_):
+                self._close_local(open_, sel, tid)
+            for t in self.targets:
+                if not t.done and t.id not in open_:
+                    self._ended(t)  # never opened: stopped first
+            sel.close()
+            for s in self._wake:
+                s.close()
+
+    def _feed(self, open_: dict, sel, tid: str, data: bytes | None) -> None:
+        """Bytes read from one stream (None: it ended); every complete line is a sample."""
+        t, body, lines, state = open_[tid]
+        if data is None:
+            self._close_local(open_, sel, tid)
+            return
+        for raw in lines.feed(data):
+            if not self._take(t, raw, state):
+                self._close_local(open_, sel, tid)
+                return
+
+    def _close_local(self, open_: dict, sel, tid: str) -> None:
+        t, body, _, _ = open_.pop(tid)
+        try:
+            sel.unregister(body)
+        except (KeyError, ValueError):
+            pass
+        body.close()
+        self._ended(t)
+
+
+class _LocalFailed(Exception):
+    def __init__(self, message: str, not_found: bool = False):
+        super().__init__(message)
+        self.not_found = not_found
+
+
+def _local_socket() -> str | None:
+    from ..engine_socket import local_socket
+
+    return local_socket()
+
+
+class JsonLines:
+    """Newline-delimited JSON from bytes that arrive in pieces of any size: feed(bytes) -> objects.
+
+    The daemon writes one JSON document and a newline per sample; a read may
+    end anywhere, so the unfinished tail waits for the next one.
+    """
+
+    def __init__(self):
+        self._tail = b""
+
+    def feed(self, data: bytes) -> list:
+        data = self._tail + data
+        *lines, self._tail = data.split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]

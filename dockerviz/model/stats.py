@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
+
+from .record import Record
 
 __all__ = [
     "COLUMNS",
@@ -48,6 +48,7 @@ __all__ = [
     "memory_used",
     "network",
     "parse_time",
+    "parse_time_reference",
     "pids",
     "shape",
 ]
@@ -85,12 +86,52 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def parse_time(text) -> float | None:
     """RFC 3339 with up to nanoseconds ("...52.320946042Z", "+02:00") to epoch seconds.
 
     Go's zero time ("0001-01-01T00:00:00Z", sent once a container stops) and
-    anything unparsable give None.
+    anything unparsable give None. Two of these per sample: calendar
+    arithmetic instead of datetime (slower, and an import on the way to the
+    first sample); parse_time_reference is the datetime version it is
+    tested against.
     """
+    if not isinstance(text, str):
+        return None
+    m = _TIME.match(text.strip())
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    hour, minute, second = int(m.group(4)), int(m.group(5)), int(m.group(6))
+    if year <= 1 or not 1 <= month <= 12 or hour > 23 or minute > 59 or second > 59:
+        return None
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not 1 <= day <= _MONTH_DAYS[month - 1] + (month == 2 and leap):
+        return None
+    offset = 0
+    tz = m.group(8) or "Z"
+    if tz != "Z":
+        digits = tz[1:].replace(":", "")
+        offset = int(digits[:2]) * 60 + int(digits[2:])
+        if offset >= 24 * 60:
+            return None  # as datetime.timezone refuses it
+        offset *= 60 if tz[0] == "+" else -60
+    # days from 1970-01-01 to year-month-day (proleptic Gregorian; H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era, yoe = divmod(y, 400)
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    whole = float(days * 86400 + hour * 3600 + minute * 60 + second - offset)
+    frac = m.group(7) or ""
+    return whole + (int(frac) / 10 ** len(frac) if frac else 0.0)
+
+
+def parse_time_reference(text) -> float | None:
+    """parse_time through datetime: the plain version the fast one must agree with."""
+    from datetime import datetime, timezone
+
     if not isinstance(text, str):
         return None
     m = _TIME.match(text.strip())
@@ -108,7 +149,10 @@ def parse_time(text) -> float | None:
         digits = tz[1:].replace(":", "")
         from datetime import timedelta
 
-        tzinfo = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        try:
+            tzinfo = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        except ValueError:
+            return None
     try:
         dt = datetime(
             year, int(m.group(2)), int(m.group(3)),
@@ -247,21 +291,27 @@ def pids(pids_stats: dict | None) -> int:
     return _int(_dict(pids_stats).get("current"))
 
 
-@dataclass(frozen=True)
-class Usage:
-    """One `docker stats` row."""
+class Usage(Record):
+    """One `docker stats` row. time: epoch seconds of the daemon's `read` stamp; cpu_percent: NaN
+    without a previous reading. (A plain class: one is made per sample, per container.)"""
 
-    time: float | None  # epoch seconds of the daemon's `read` stamp
-    cpu_percent: float  # NaN without a previous reading
-    mem_bytes: int
-    mem_limit_bytes: int
-    mem_percent: float
-    net_rx_bytes: int
-    net_tx_bytes: int
-    blk_read_bytes: int
-    blk_write_bytes: int
-    pids: int
-    shape: str
+    __slots__ = _fields = ("time", "cpu_percent", "mem_bytes", "mem_limit_bytes", "mem_percent", "net_rx_bytes",
+                           "net_tx_bytes", "blk_read_bytes", "blk_write_bytes", "pids", "shape")
+
+    def __init__(self, time: float | None, cpu_percent: float, mem_bytes: int, mem_limit_bytes: int,
+                 mem_percent: float, net_rx_bytes: int, net_tx_bytes: int, blk_read_bytes: int,
+                 blk_write_bytes: int, pids: int, shape: str):
+        self.time = time
+        self.cpu_percent = cpu_percent
+        self.mem_bytes = mem_bytes
+        self.mem_limit_bytes = mem_limit_bytes
+        self.mem_percent = mem_percent
+        self.net_rx_bytes = net_rx_bytes
+        self.net_tx_bytes = net_tx_bytes
+        self.blk_read_bytes = blk_read_bytes
+        self.blk_write_bytes = blk_write_bytes
+        self.pids = pids
+        self.shape = shape
 
     def row(self, container: str) -> tuple:
         """A tuple in COLUMNS order."""

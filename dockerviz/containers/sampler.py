@@ -388,7 +388,7 @@ class StatsSampler:
                 if not t.done and t.id not in open_:
                     self._ended(t)  # never opened: stopped first
             sel.close()
-            for s in self._wake:
+            for s in self._wake or ():
                 s.close()
 
     def _feed(self, open_: dict, sel, tid: str, data: bytes | None) -> None:

@@ -42,7 +42,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-COMPRESSIONS = ("gzip", "zstd", "zstd:chunked")
+COMPRESSIONS = ("gzip", "zstd", "zstd:chunked", "estargz")  # estargz: made by tests/support/estargz.py
 
 
 def log(msg: str) -> None:

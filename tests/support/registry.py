@@ -118,7 +118,7 @@ class _Process:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RegistryUnavailable(f"docker-registry did not start: {self.log.read_text()[-2000:]}")
+                    raise RegistryUnavailable(f"docker-registry did not start: {self.log.read_text()[-2000:]}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
@@ -187,18 +187,24 @@ class Registry:
         _run(["skopeo", "copy", "-q", "--dest-cert-dir", str(self.certs), "--dest-creds", f"{USER}:{PASSWORD}",
               *args, src, f"docker://{self.host}/{dest}"], timeout=300)
 
-    def skopeo_fresh(self, src: str, dest: str, compression: str | None) -> None:
-        """Push with exactly this compression: through an OCI layout, digests preserved, so skopeo cannot
-        substitute blobs of another compression it pushed before for the same layers."""
+    def skopeo_fresh(self, src: str, dest: str, compression: str | None, edit=None) -> None:
+        """Push with exactly this compression (gzip, zstd, zstd:chunked, none, estargz): through an OCI layout,
+        digests preserved, so skopeo cannot substitute blobs of another compression it pushed before."""
         layout = self.folder / "layouts" / dest.replace("/", "_").replace(":", "_")
         shutil.rmtree(layout, ignore_errors=True)
         layout.parent.mkdir(exist_ok=True)
         args = ["skopeo", "copy", "-q"]
-        if compression == "none":
+        if compression in ("none", "estargz"):
             args += ["--dest-oci-accept-uncompressed-layers"]
         elif compression:
             args += ["--dest-compress-format", compression]
         _run([*args, src, f"oci:{layout}:x"], timeout=300)
+        if compression == "estargz":  # skopeo 1.9 writes none: made here (support/estargz.py)
+            from .estargz import estargz_layout
+
+            estargz_layout(layout, "x")
+        if edit is not None:
+            edit(layout)  # e.g. a test altering what the registry will serve
         self.skopeo(f"oci:{layout}:x", dest, "--preserve-digests")
 
     def docker_push(self, client, image: str, dest: str) -> None:

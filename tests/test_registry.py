@@ -130,8 +130,12 @@ def test_registry_analysis_is_the_daemons_cold_and_warm(name, registry, pushed, 
 def test_multi_platform_index_reads_this_machines_image(registry, opts, tmp_path, monkeypatch):
     src = multi_platform_layout(tmp_path / "multi", PD, images.BUSYBOX.tag + ":latest")
     registry.skopeo(src, "multi:1", "--all", "--preserve-digests")
+    mark = registry.mark()
     img = dockerviz.analyze(f"registry://{registry.host}/multi:1", cache=False, registry=opts)
     assert img.config.get("architecture") == "amd64"
+    assert "the host's platform" in img.chosen
+    manifests = [u for u, s, _ in registry.requests(mark) if "/manifests/" in u and s == 200]
+    assert len(manifests) == 2, manifests  # the index and this platform's manifest; never the other one
     assert _without_layer_ids(img) == _without_layer_ids(dockerviz.analyze(PD, cache=False))
     index, _ = registry.manifest("multi", "1")
     assert len(index["manifests"]) == 2
@@ -351,14 +355,20 @@ def test_cli_analyze_and_diff_take_registry_refs(registry, pushed, opts, tmp_pat
     gzip_ref, zstd_ref = pushed("pd:gzip"), pushed("pd:zstd")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DOCKER_CONFIG": os.path.dirname(opts["docker_config"]),
            "DOCKERVIZ_CACHE_DIR": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-m", "dockerviz", "analyze", gzip_ref, "--json", "-", "-q"],
-                         env={**env, "DOCKERVIZ_REGISTRY_CA": opts["ca_file"]}, capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
+    probe = ("import sys, io, contextlib; from dockerviz.cli import main; buf = io.StringIO()\n"
+             "with contextlib.redirect_stdout(buf): code = main(sys.argv[1:])\n"
+             "heavy = [m for m in ('pandas', 'ipywidgets', 'matplotlib', 'docker') if m in sys.modules]\n"
+             "print(buf.getvalue()); print('HEAVY', heavy, code, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", probe, "analyze", gzip_ref, "--json", "-", "-q"],
+                         env={**env, "DOCKERVIZ_REGISTRY_CA": opts["ca_file"]}, capture_output=True, text=True,
+                         check=False)
+    assert "HEAVY [] 0" in out.stderr, out.stderr  # the JSON path stays light for registry sources too
     data = json.loads(out.stdout)
     assert data["image"]["source"] == "registry"
     assert data["image"]["efficiencyScore"] == dockerviz.analyze(PD, cache=False).efficiency
     out = subprocess.run([sys.executable, "-m", "dockerviz", "diff", gzip_ref, zstd_ref, "--json", "-", "-q",
-                          "--registry-ca", opts["ca_file"]], env=env, capture_output=True, text=True, check=False)
+                          "--registry-ca", opts["ca_file"]], env=env, capture_output=True, text=True,
+                         check=False)
     assert out.returncode == 0, out.stderr
     diff = json.loads(out.stdout)
     assert diff["summary"]["shared_layers"] == diff["summary"]["layers_a"]  # same diff ids, other compression

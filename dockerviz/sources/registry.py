@@ -73,6 +73,35 @@ class RegistryStore:
             self.manifest_digests.add(digest)
             self.bodies[digest] = body
 
+    def narrow(self, platform: str | None) -> str:
+        """Keep only the index entry that will be read, chosen from the index's own descriptors, so the
+        other platforms' and attestations' manifests are never fetched; the choice's note ("" when
+        there was none). An index whose entries do not all say their platform is left whole."""
+        from .choose import Candidate, choose, platform_text
+
+        if not self.index or self.top_digest in self.bodies:
+            return ""  # a single manifest
+        index = load_json(self.index, f"index of {self.where}")
+        entries = index.get("manifests") if isinstance(index, dict) else None
+        if not isinstance(entries, list) or not entries:
+            return ""
+        candidates = []
+        for d in entries:
+            if not isinstance(d, dict) or d.get("mediaType") in INDEX_TYPES or not isinstance(d.get("digest"), str):
+                return ""  # nested indexes: the general walk
+            plat = d.get("platform") if isinstance(d.get("platform"), dict) else {}
+            ann = d.get("annotations") if isinstance(d.get("annotations"), dict) else {}
+            attestation = ann.get("vnd.docker.reference.type") == "attestation-manifest" or \
+                plat.get("architecture") == "unknown"
+            text = "" if attestation else platform_text(plat.get("os"), plat.get("architecture"), plat.get("variant"))
+            if not text and not attestation:
+                return ""  # the platform is only in the config: the general walk reads it
+            candidates.append(Candidate(refs=[], digest=d["digest"], platform=text,
+                                        kind="attestation" if attestation else "image", handle=d))
+        chosen, note = choose(candidates, platform=platform, where=self.where)
+        self.index = json.dumps({**index, "manifests": [chosen.handle]}).encode()
+        return note
+
     def _parse(self, body: bytes, media: str) -> dict:
         parsed = load_json(body, f"manifest of {self.where}")
         if not isinstance(parsed, dict):
@@ -174,8 +203,11 @@ class RegistrySource:
     def open(self) -> ImageRecord:
         store = RegistryStore(self.client, self.ref, self.where)
         store.fetch_top()
+        note = store.narrow(self.platform)
         record = record_from_oci(store, reference=self.where, source_kind=self.kind, path="registry",
                                  platform=self.platform)
+        if note:
+            record.extra["chosen"] = note
         manifest = next((m for m in reversed(store.manifests)
                          if (m.get("config") or {}).get("digest") == record.image_id), None)
         if manifest is None:  # pragma: no cover - record_from_oci read it through the store

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from ..errors import SourceError
-from .transports import parse_transport
 
 # Each source is imported when one is opened: naming an archive loads no daemon code.
 _LAZY = {
@@ -16,6 +15,7 @@ _LAZY = {
     "LayerRef": ".base",
 }
 
+TRANSPORT_PREFIXES = ("registry://", "docker://", "docker-daemon:", "docker-archive:", "oci:", "oci-archive:")
 # auto: tar-split, else overlay2-diff (local classic overlay2 store), else save-stream.
 PATHS = ("auto", "tar-split", "overlay2-diff", "save-stream", "archive", "oci-layout", "registry")
 
@@ -49,7 +49,11 @@ def open_source(source, *, path: str = "auto", client=None, on_bytes=None, on_wa
             f"Cannot analyse {source!r}: pass an image name or id, a `docker save` archive path, "
             "an OCI layout directory, or registry://HOST/REPO:TAG."
         )
-    transport = parse_transport(source)
+    transport = None
+    if source.startswith(TRANSPORT_PREFIXES):  # parsed only then: a plain name or path loads none of it
+        from .transports import parse_transport
+
+        transport = parse_transport(source)
     if transport is not None:
         if transport.kind == "registry":
             _check_path(path, "registry", source)

@@ -9,6 +9,7 @@ import sys
 
 from .cli_options import add_limit_option, add_registry_arguments, limit_options, registry_options
 from .errors import DockervizError
+from .humanize import SafeWriter, safe_text
 from .humanize import fmt_bytes as _human
 from .progress import StderrProgress
 
@@ -46,7 +47,8 @@ def _default_source() -> str:
 
 
 def _print_report(img, out) -> None:
-    out.write(f"Image      {img.name}  ({img.id[:19]})\n")
+    out = SafeWriter(out)
+    out.write(f"Image      {safe_text(img.name)}  ({safe_text(img.id[:19])})\n")
     out.write(f"Source     {img.source} via {img.path}\n")
     out.write(f"Size       {_human(img.size_bytes)} in {len(img.contents)} layers, {len(img.steps)} steps\n")
     out.write(f"Efficiency {img.efficiency:.4%}   inefficient {_human(img.inefficient_bytes)} (dive-compatible)\n")
@@ -55,11 +57,11 @@ def _print_report(img, out) -> None:
     counts = {}
     for s in img.steps:
         if s.layer is None:
-            out.write(f"{s.index:>4} {'':>5} {'':>10} {'':>6} {'':>6} {'':>6}  {s.created_by[:80]}\n")
+            out.write(f"{s.index:>4} {'':>5} {'':>10} {'':>6} {'':>6} {'':>6}  {safe_text(s.created_by)[:80]}\n")
             continue
         c = counts.setdefault(s.layer, img.change_counts(s.layer))
         out.write(f"{s.index:>4} {s.layer:>5} {_human(img.contents[s.layer].disk_bytes):>10} "
-                  f"{c['added']:>6} {c['modified']:>6} {c['removed']:>6}  {s.created_by[:80]}\n")
+                  f"{c['added']:>6} {c['modified']:>6} {c['removed']:>6}  {safe_text(s.created_by)[:80]}\n")
 
 
 def _analyze(args) -> int:
@@ -75,7 +77,7 @@ def _analyze(args) -> int:
     img = analyze(source, path=args.path, cache=cache, progress=progress, image=args.image, platform=args.platform,
                   limits=limit_options(args), registry=registry_options(args))
     if img.chosen and not args.quiet:
-        sys.stderr.write(f"dockerviz: {img.chosen}\n")
+        sys.stderr.write(f"dockerviz: {safe_text(img.chosen)}\n")
     if args.json:
         data = img.to_dive_json(file_lists=args.file_lists)
         if args.packages:
@@ -100,7 +102,7 @@ def _analyze(args) -> int:
             lowest_efficiency=_first(args.lowest_efficiency, rules.get("lowestEfficiency")),
             highest_wasted_bytes=_first(args.highest_wasted_bytes, rules.get("highestWastedBytes")),
             highest_user_wasted_percent=_first(args.highest_user_wasted_percent, rules.get("highestUserWastedPercent")))
-        out = sys.stderr if args.json == "-" else sys.stdout
+        out = SafeWriter(sys.stderr if args.json == "-" else sys.stdout)
         out.write("\nCI rules:\n")
         for r in results:
             label = {"pass": "PASS", "fail": "FAIL", "disabled": "SKIP"}[r.status]
@@ -120,11 +122,12 @@ def _images(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
-    sys.stdout.write(f"{'kind':<12} {'platform':<16} {'size':>10}  {'digest':<19}  ref\n")
+    out = SafeWriter(sys.stdout)
+    out.write(f"{'kind':<12} {'platform':<16} {'size':>10}  {'digest':<19}  ref\n")
     for r in rows:
         size = _human(r["size"]) if r["size"] is not None else "?"
         ref = r["ref"] or (f"(attests {r['attests'][:19]})" if r["attests"] else "")
-        sys.stdout.write(f"{r['kind']:<12} {r['platform'] or '-':<16} {size:>10}  {r['digest'][:19]:<19}  {ref}\n")
+        out.write(f"{r['kind']:<12} {r['platform'] or '-':<16} {size:>10}  {r['digest'][:19]:<19}  {ref}\n")
     return 0
 
 
@@ -262,7 +265,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except DockervizError as exc:
-        sys.stderr.write(f"dockerviz: error: {exc}\n")
+        sys.stderr.write(f"dockerviz: error: {safe_text(exc, keep=chr(10))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("dockerviz: interrupted\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .humanize import fmt_bytes
+from .humanize import SafeWriter, fmt_bytes, safe_text
 from .progress import StderrProgress
 
 KINDS = ("layer", "file", "config")
@@ -122,7 +122,8 @@ def _file(cmp, args) -> int:
 
 
 def _print(data: dict, out) -> None:
-    s = data["summary"]
+    out = SafeWriter(out)
+    s = {k: safe_text(v) if isinstance(v, str) else v for k, v in data["summary"].items()}
     out.write(f"A  {s['name_a']}  ({s['id_a'][:19]})  {fmt_bytes(s['size_a'])} in {s['layers_a']} layers\n")
     delta = s["size_delta"]
     out.write(f"B  {s['name_b']}  ({s['id_b'][:19]})  {fmt_bytes(s['size_b'])} in {s['layers_b']} layers  "
@@ -134,7 +135,7 @@ def _print(data: dict, out) -> None:
         for r in data["layers"]:
             ia = "-" if r["index_a"] is None else r["index_a"]
             ib = "-" if r["index_b"] is None else r["index_b"]
-            cmd = (r["created_by_b"] or r["created_by_a"] or "").replace("\n", " ")
+            cmd = safe_text((r["created_by_b"] or r["created_by_a"] or "").replace("\n", " "))
             out.write(f"  {_MARK.get(r['status'], '?')} {r['status']:<9} A:{ia!s:>3} B:{ib!s:>3} "
                       f"{fmt_bytes(r['size_bytes']):>10}  {cmd[:70]}\n")
     if "files" in data:
@@ -149,7 +150,7 @@ def _print(data: dict, out) -> None:
             else:
                 size = f"{fmt_bytes(r['size_a'])} -> {fmt_bytes(r['size_b'])}"
             what = f"  ({r['what']})" if r["what"] else ""
-            out.write(f"  {_MARK.get(r['change'], '?')} {r['path']}  {size}{what}\n")
+            out.write(f"  {_MARK.get(r['change'], '?')} {safe_text(r['path'])}  {size}{safe_text(what)}\n")
         if len(files) > TEXT_ROWS:
             out.write(f"  ... {len(files) - TEXT_ROWS} more (all of them with --json)\n")
     if "packages" in data:
@@ -164,6 +165,7 @@ def _print(data: dict, out) -> None:
         rows = data["config"]
         out.write(f"\nConfig: {len(rows)} differences\n")
         for r in rows:
-            key = f"{r['field']} {r['key']}".strip()
-            out.write(f"  {_MARK.get(r['change'], '?')} {key}: {r['a'] if r['a'] is not None else '(unset)'} -> "
-                      f"{r['b'] if r['b'] is not None else '(unset)'}\n")
+            key = safe_text(f"{r['field']} {r['key']}".strip())
+            va = safe_text(r["a"]) if r["a"] is not None else "(unset)"
+            vb = safe_text(r["b"]) if r["b"] is not None else "(unset)"
+            out.write(f"  {_MARK.get(r['change'], '?')} {key}: {va} -> {vb}\n")

@@ -53,8 +53,14 @@ _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 _ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
 _ESCAPES.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F,
                                              0x061C, 0x2028, 0x2029, 0xFEFF)})
-_ESCAPES_KEEP_NL = {**_ESCAPES}
-del _ESCAPES_KEEP_NL[0x0A]
+_TABLES: dict = {"": _ESCAPES}
+
+
+def _table(keep: str) -> dict:
+    table = _TABLES.get(keep)
+    if table is None:
+        table = _TABLES[keep] = {c: e for c, e in _ESCAPES.items() if chr(c) not in keep}
+    return table
 
 
 def _surrogate_escapes(exc):
@@ -72,8 +78,10 @@ import codecs  # noqa: E402
 codecs.register_error("dockerviz-escape", _surrogate_escapes)
 
 
-def safe_text(value, *, keep_newlines: bool = False) -> str:
-    """`value` as text safe for a terminal or a label: every control character escaped, nothing dropped."""
+def safe_text(value, *, keep: str = "") -> str:
+    """`value` as text safe for a terminal or a label: every control character escaped, nothing dropped.
+
+    `keep` names whitespace to leave as it is ("\n\t" for multi-line text)."""
     s = value if isinstance(value, str) else str(value)
     if s.isascii() and s.isprintable():
         return s
@@ -81,4 +89,18 @@ def safe_text(value, *, keep_newlines: bool = False) -> str:
         s.encode("utf-8")
     except UnicodeEncodeError:
         s = s.encode("utf-8", "dockerviz-escape").decode("utf-8")
-    return s.translate(_ESCAPES_KEEP_NL if keep_newlines else _ESCAPES)
+    return s.translate(_table(keep))
+
+
+class SafeWriter:
+    """A text stream that escapes control characters (newlines kept) in everything written to it:
+    a terminal never receives a raw escape sequence, whatever an image's names hold."""
+
+    def __init__(self, out):
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(safe_text(text, keep="\n"))
+
+    def flush(self) -> None:
+        self._out.flush()

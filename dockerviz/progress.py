@@ -10,6 +10,7 @@ import sys
 import time
 
 from .humanize import fmt_bytes as _human
+from .humanize import safe_text
 
 SHOW_AFTER = 1.0  # seconds
 
@@ -41,7 +42,7 @@ class StderrProgress:
                 sys.stderr.write("\n")
             return
         self.shown = True
-        line = describe(p)
+        line = safe_text(describe(p))
         sys.stderr.write(f"\r{line}{' ' * max(0, self._width - len(line))}")  # blank what a longer line left
         self._width = len(line)
         sys.stderr.flush()

@@ -45,6 +45,7 @@ def pytest_configure(config):
     # also declared in pyproject.toml; repeated here so a run from another rootdir knows them
     config.addinivalue_line("markers", "daemon: needs a Docker daemon (fails, not skips, under CI=true)")
     config.addinivalue_line("markers", "browser: needs Chromium (fails, not skips, under CI=true)")
+    config.addinivalue_line("markers", "hostile_heavy: hostile-input bombs; run by the test command")
 
 
 def pytest_unconfigure(config):

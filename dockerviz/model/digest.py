@@ -91,3 +91,12 @@ def check_size(expected: int | None, actual: int, what: str) -> None:
 
 
 __all__ = ["HashingReader", "check", "check_size", "hasher_for", "parse_digest"]
+
+
+def checked_bytes(data: bytes, digest: str | None, what: str) -> bytes:
+    """`data` when it hashes to `digest` (a document named by its digest: manifest, config); else IntegrityError."""
+    if digest is None:
+        return data
+    alg, _ = parse_digest(digest, f"The descriptor of the {what}")
+    check(digest, f"{alg}:{hashlib.new(alg, data).hexdigest()}", what, kind="digest")
+    return data

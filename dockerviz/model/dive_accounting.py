@@ -50,27 +50,43 @@ def _layer_tree(content: LayerContent) -> _Node:
 
 
 def _copy(node: _Node) -> _Node:
-    new = _Node(node.size, node.is_dir)
-    new.children = {k: _copy(v) for k, v in node.children.items()}
-    return new
+    root = _Node(node.size, node.is_dir)
+    stack = [(node, root)]  # iteration, not recursion: an image's paths may be thousands deep
+    while stack:
+        src, dst = stack.pop()
+        for k, v in src.children.items():
+            new = dst.children[k] = _Node(v.size, v.is_dir)
+            if v.children:
+                stack.append((v, new))
+    return root
+
+
+def _postorder(root: _Node):
+    """(node, path parts) below and including root, children (by dive's order) before their parent."""
+    stack = [(root, [], False)]
+    while stack:
+        node, parts, expanded = stack.pop()
+        if expanded or not node.children:
+            yield node, parts
+            continue
+        stack.append((node, parts, True))
+        for name in sorted(node.children, key=_sort_key, reverse=True):
+            stack.append((node.children[name], parts + [name], False))
 
 
 def _stack(lower: _Node, upper: _Node) -> None:
     """dive's FileTree.Stack: graft upper onto lower, children before parents."""
 
-    def graft(node: _Node, path: list[str]) -> None:
-        for name in sorted(node.children, key=_sort_key):
-            child = node.children[name]
-            graft(child, path + [name])
+    for node, path in _postorder(upper):
         if not path:
-            return
+            continue
         name = path[-1]
         if name.startswith(E.WHITEOUT_PREFIX):
             target = path[:-1] + [name[len(E.WHITEOUT_PREFIX):]]
             parent = _get(lower, target[:-1])
             if parent is not None:
                 parent.children.pop(target[-1], None)
-            return
+            continue
         cur = lower
         for part in path:
             nxt = cur.children.get(part)
@@ -79,8 +95,6 @@ def _stack(lower: _Node, upper: _Node) -> None:
             cur = nxt
         cur.size = node.size
         cur.is_dir = node.is_dir
-
-    graft(upper, [])
 
 
 def _get(root: _Node, parts: list[str]) -> _Node | None:
@@ -131,10 +145,6 @@ class DiveAccounting(Record):
         if self.user_size_bytes == 0:
             return 0.0 if self.inefficient_bytes == 0 else float("inf")
         return self.inefficient_bytes / self.user_size_bytes
-
-
-class _Abort(Exception):
-    pass
 
 
 def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = None) -> DiveAccounting:
@@ -222,25 +232,18 @@ def dive_accounting(layers: list[LayerContent], diff_ids: list[str] | None = Non
         tree = tree_of(idx)
         lower = lower_stack(idx)
 
-        def visit(node: _Node, parts: list[str], lower=lower) -> None:
-            for name in sorted(node.children, key=_sort_key):
-                visit(node.children[name], parts + [name])
+        for node, parts in _postorder(tree):
             if not parts or node.children:
-                return
+                continue
             name = parts[-1]
             if name.startswith(E.WHITEOUT_PREFIX):
                 real = parts[:-1] + [name[len(E.WHITEOUT_PREFIX):]]
                 prev = _get(lower, real)
                 if prev is None:
-                    raise _Abort  # dive stops visiting this layer here
+                    break  # dive stops visiting this layer here
                 add("/".join(real), _subtree_size(prev) if prev.is_dir else 0)
             else:
                 add("/".join(parts), node.size)
-
-        try:
-            visit(tree, [])
-        except _Abort:
-            pass
 
     total_min = sum(first.values()) + sum(rep[1] - first[k] for k, rep in repeats.items())
     efficiency = 1.0 if total_cum == 0 else total_min / total_cum

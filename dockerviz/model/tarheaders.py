@@ -322,7 +322,7 @@ def iter_headers(stream: ByteStream, *, what: str = "archive") -> Iterator[TarHe
                 raw_name = prefix + b"/" + raw_name
         name = raw_name
         linkname = block[157:257].split(b"\0", 1)[0]
-        mode = _parse_number(block[100:108], "mode", name)
+        mode = _parse_number(block[100:108], "mode", name, 0o7777777)
         uid = _parse_number(block[108:116], "uid", name, MAX_ID)
         gid = _parse_number(block[116:124], "gid", name, MAX_ID)
         devmajor = devminor = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ArchiveError
+from ..model.digest import checked_bytes
 from ..model.jsondoc import check_config, field
 from .base import ImageRecord, LayerRef, diff_ids_of, load_json
 from .choose import Candidate, choose, platform_text
@@ -69,7 +70,8 @@ def _config_platform(store: Store, manifest: dict) -> str:
         return ""
     if not isinstance(config, dict):
         return ""
-    return platform_text(config.get("os"), config.get("architecture"), config.get("variant"))
+    values = [config.get(k) for k in ("os", "architecture", "variant")]
+    return platform_text(*(v if isinstance(v, str) else None for v in values))
 
 
 def _check_descriptor(desc, what: str) -> dict:
@@ -111,13 +113,18 @@ def oci_candidates(store: Store, index_name: str = "index.json") -> list:
             ann = desc.get("annotations") if isinstance(desc.get("annotations"), dict) else {}
             names = [str(ann[k]) for k in NAME_ANNOTATIONS if ann.get(k)] or refs
             digest = str(desc.get("digest") or "")
-            body = load_json(store.read(blob_path(digest, store.where), "manifest blob"), "manifest blob")
+            body = load_json(checked_bytes(store.read(blob_path(digest, store.where), "manifest blob"), digest,
+                                           f"manifest blob {digest} in {store.where}"), "manifest blob")
             if not isinstance(body, dict):
                 raise ArchiveError(f"The manifest blob {digest} in {store.where} is not a JSON object.")
             field(body, "mediaType", str, f"manifest {digest} in {store.where}", default="")
             if _is_index(body, desc):
                 walk(body, names, depth + 1)
                 continue
+            mwhat = f"image manifest {digest} in {store.where}"
+            _check_descriptor(field(body, "config", dict, mwhat), f"config descriptor of the {mwhat}")
+            for j, layer_desc in enumerate(field(body, "layers", list, mwhat)):
+                _check_descriptor(layer_desc, f"layer descriptor {j} of the {mwhat}")
             plat = desc.get("platform") if isinstance(desc.get("platform"), dict) else {}
             arch = plat.get("architecture")
             attestation = ann.get("vnd.docker.reference.type") == "attestation-manifest" or arch == "unknown"
@@ -150,7 +157,9 @@ def record_from_oci(store: Store, *, reference: str, source_kind: str, path: str
     for i, desc in enumerate(layers_desc):
         _check_descriptor(desc, f"layer descriptor {i} of the {what}")
     config_name = blob_path(config_desc.get("digest"), store.where)
-    config = check_config(load_json(store.read(config_name, "image config blob"), "image config"), store.where)
+    config_bytes = checked_bytes(store.read(config_name, "image config blob"), config_desc["digest"],
+                                 f"image config blob {config_desc['digest']} in {store.where}")
+    config = check_config(load_json(config_bytes, "image config"), store.where)
     diff_ids = diff_ids_of(config, store.where)
     if len(diff_ids) != len(layers_desc):
         raise ArchiveError(
@@ -214,8 +223,10 @@ def legacy_candidates(store: Store) -> list:
         layer_names = entry.get("Layers")
         if not isinstance(config_name, str) or not isinstance(layer_names, list):
             raise ArchiveError(f"manifest.json in {store.where} has no Config or Layers.")
-        config = check_config(load_json(store.read(config_name, f"image config {config_name}"), "image config"),
-                              store.where)
+        named = _config_digest(config_name)
+        config_bytes = checked_bytes(store.read(config_name, f"image config {config_name}"),
+                                     named if _DIGEST.match(named) else None, f"image config {config_name} in {store.where}")
+        config = check_config(load_json(config_bytes, "image config"), store.where)
         text = platform_text(config.get("os"), config.get("architecture"), config.get("variant")) \
             if isinstance(config, dict) else ""
         sizes = [store.size(n) if isinstance(n, str) and store.exists(n) else None for n in layer_names]

@@ -11,6 +11,7 @@ import html
 import re
 
 from ..humanize import fmt_bytes  # noqa: F401  (re-exported for the views)
+from ..humanize import safe_text
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -42,7 +43,8 @@ def esc(value) -> str:
     """HTML-escape anything (None -> ''), quotes included."""
     if value is None:
         return ""
-    return html.escape(str(value), quote=True)
+    # control characters and bytes that are not UTF-8 shown as escapes (whitespace kept), then markup escaped
+    return html.escape(safe_text(value, keep="\n\t\r"), quote=True)
 
 
 def strip_ansi(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..model import entries as E
+from ..humanize import safe_text
 from ._html import fmt_bytes
 
 _PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
@@ -34,27 +35,63 @@ def _bytes_axis(ax, axis="y") -> None:
     target.set_major_locator(MaxNLocator(nbins=5 if axis == "y" else 4))
 
 
+MAX_BARS = 60  # past this many layers, consecutive layers share a bar (the figure stays readable)
+MAX_SEGMENTS = 10  # bars stacked layer by layer up to this many layers (n² segments), else two parts per bar
+
+
+def label(text) -> str:
+    """Text from an image as a literal matplotlib label: control characters escaped, never mathtext."""
+    return safe_text(text).replace("$", r"\$")
+
+
+def _groups(n: int) -> list[range]:
+    """Consecutive layers sharing one bar: one each up to MAX_BARS, else about MAX_BARS groups."""
+    if n <= MAX_BARS:
+        return [range(i, i + 1) for i in range(n)]
+    step = -(-n // MAX_BARS)
+    return [range(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _group_names(groups: list[range]) -> list[str]:
+    return [str(g.start) if len(g) == 1 else f"{g.start}-{g.stop - 1}" for g in groups]
+
+
 def layer_sizes(image, *, figsize=(8, 4)) -> Figure:
-    """Cumulative image size after each layer, each bar stacked from the layers below it."""
+    """Cumulative image size after each layer (or group of layers), each bar stacked from the layers below.
+
+    Up to MAX_SEGMENTS layers every bar shows each lower layer in its colour; past that a bar is the
+    size below it and what its own layers added, so the cost stays linear in the layers."""
     sizes = [c.disk_bytes for c in image.contents]
+    groups = _groups(len(sizes))
+    added = [sum(sizes[i] for i in g) for g in groups]
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    n = len(sizes)
-    for k in range(n):  # segment k appears in every bar from k on
-        heights = [sizes[k] if j >= k else 0 for j in range(n)]
-        bottoms = [sum(sizes[:k]) if j >= k else 0 for j in range(n)]
-        ax.bar(range(n), heights, bottom=bottoms, color=_PALETTE[k % len(_PALETTE)], edgecolor="white",
-               linewidth=0.5, label=f"layer {k}" if n <= 10 else None)
-    total = 0
-    for j, s in enumerate(sizes):
-        total += s
-        ax.annotate(fmt_bytes(total), (j, total), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(n))
-    ax.set_xlabel("after layer")
+    n = len(groups)
+    below, total = [], 0
+    for a in added:
+        below.append(total)
+        total += a
+    if n <= MAX_SEGMENTS:
+        for k in range(n):  # segment k appears in every bar from k on
+            ax.bar(range(k, n), [added[k]] * (n - k), bottom=below[k], color=_PALETTE[k % len(_PALETTE)],
+                   edgecolor="white", linewidth=0.5, label=f"layer {k}")
+    else:
+        ax.bar(range(n), below, color="#bab0ac", edgecolor="white", linewidth=0.3, label="layers below")
+        ax.bar(range(n), added, bottom=below, color=_PALETTE[0], edgecolor="white", linewidth=0.3,
+               label="added by the layer" if len(groups[0]) == 1 else "added by the layers")
+    if n <= 30:
+        for j in range(n):
+            ax.annotate(fmt_bytes(below[j] + added[j]), (j, below[j] + added[j]), ha="center", va="bottom",
+                        fontsize=7)
+    names = _group_names(groups)
+    every = max(1, n // 20)
+    ax.set_xticks(range(0, n, every), names[::every], fontsize=7 if n > 20 else 8,
+                  rotation=60 if len(groups[0]) > 1 else 0)
+    ax.set_xlabel("after layer" if len(groups[0]) == 1 else f"after layers (groups of {len(groups[0])})")
     ax.set_ylabel("image size")
     _bytes_axis(ax)
-    ax.set_title(f"{image.name}: layer sizes, stacked and cumulative", fontsize=10)
-    if 0 < n <= 10:
+    ax.set_title(f"{label(image.name)}: layer sizes, stacked and cumulative", fontsize=10)
+    if n:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
@@ -78,7 +115,7 @@ def top_directories(image, *, depth: int = 1, top: int = 12, figsize=(8, 4)) -> 
     shown = sizes[:top] + ([("(others)", rest)] if rest else [])
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    names = [E.display_path(k) if k not in (".", "(others)") else ("/" if k == "." else k) for k, _ in shown]
+    names = [label(E.display_path(k)) if k not in (".", "(others)") else ("/" if k == "." else k) for k, _ in shown]
     ax.barh(range(len(shown)), [v for _, v in shown], color=_PALETTE[0])
     ax.set_yticks(range(len(shown)), names, fontsize=8)
     ax.invert_yaxis()
@@ -87,24 +124,30 @@ def top_directories(image, *, depth: int = 1, top: int = 12, figsize=(8, 4)) -> 
                     textcoords="offset points")
     _bytes_axis(ax, "x")
     ax.set_xlabel("bytes in the final filesystem")
-    ax.set_title(f"{image.name}: size by top directories", fontsize=10)
+    ax.set_title(f"{label(image.name)}: size by top directories", fontsize=10)
     return fig
 
 
 def waste_by_layer(image, *, figsize=(8, 3.5)) -> Figure:
     """Bytes each layer wrote that a later layer hid (overwrote, deleted, replaced)."""
-    hidden = image.hidden_bytes_by_layer()
+    per_layer = image.hidden_bytes_by_layer()
+    groups = _groups(len(per_layer))
+    hidden = [sum(per_layer[i] for i in g) for g in groups]
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.bar(range(len(hidden)), hidden, color=_PALETTE[3], hatch="//", edgecolor="white")
-    for j, v in enumerate(hidden):
-        if v:
-            ax.annotate(fmt_bytes(v), (j, v), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(hidden)))
-    ax.set_xlabel("layer that wrote the bytes")
+    if len(hidden) <= 30:
+        for j, v in enumerate(hidden):
+            if v:
+                ax.annotate(fmt_bytes(v), (j, v), ha="center", va="bottom", fontsize=7)
+    every = max(1, len(groups) // 20)
+    ax.set_xticks(range(0, len(groups), every), _group_names(groups)[::every], fontsize=7,
+                  rotation=60 if groups and len(groups[0]) > 1 else 0)
+    ax.set_xlabel("layer that wrote the bytes" if not groups or len(groups[0]) == 1
+                  else f"layers that wrote the bytes (groups of {len(groups[0])})")
     ax.set_ylabel("hidden later (waste)")
     _bytes_axis(ax)
-    ax.set_title(f"{image.name}: waste by layer, {fmt_bytes(sum(hidden))} in all", fontsize=10)
+    ax.set_title(f"{label(image.name)}: waste by layer, {fmt_bytes(sum(hidden))} in all", fontsize=10)
     return fig
 
 
@@ -113,7 +156,7 @@ def size_comparison(comparison, *, figsize=(7, 2.8)) -> Figure:
     s = comparison.summary()
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    labels = [f"A: {s['name_a']}", f"B: {s['name_b']}"]
+    labels = [label(f"A: {s['name_a']}"), label(f"B: {s['name_b']}")]
     shared = [s["shared_bytes"], s["shared_bytes"]]
     own = [s["only_a_bytes"], s["only_b_bytes"]]
     ax.barh([0, 1], shared, color=_PALETTE[0], label="shared layers")

@@ -76,14 +76,19 @@ class TreeIndex:
         nid = self.by_path.get(path)
         if nid is not None:
             return nid
-        parent = self._ensure(E.parent_of(path))
-        nid = len(self.nodes)
-        self.nodes.append(_Node(path, display_name(path.rpartition("/")[2])))
-        self.by_path[path] = nid
-        pnode = self.nodes[parent]
-        if pnode.kids is None:
-            pnode.kids = []
-        pnode.kids.append(nid)
+        missing = []  # iteration, not recursion: paths may be thousands deep
+        while nid is None:
+            missing.append(path)
+            path = E.parent_of(path)
+            nid = self.by_path.get(path)
+        for path in reversed(missing):
+            parent, nid = nid, len(self.nodes)
+            self.nodes.append(_Node(path, display_name(path.rpartition("/")[2])))
+            self.by_path[path] = nid
+            pnode = self.nodes[parent]
+            if pnode.kids is None:
+                pnode.kids = []
+            pnode.kids.append(nid)
         return nid
 
     def _place(self, rec) -> None:

@@ -224,7 +224,14 @@ def write(html_text: str, path=None) -> str:
     if path is not None:
         path = os.fspath(path)
         tmp = path + ".part"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(html_text)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
+                f.write(html_text)
+            os.replace(tmp, path)
+        except BaseException:
+            try:  # a failed write leaves nothing behind
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
     return html_text

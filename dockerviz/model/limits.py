@@ -46,7 +46,7 @@ class Limits(FrozenRecord):
                  image_entries: int = 5_000_000,  # entries over all layers, a layer listed twice counted twice
                  layer_count: int = 10_000,  # layers in one manifest
                  ratio: int = 200,  # decompressed / compressed bytes, once past ratio_floor
-                 ratio_floor: int = 512 << 20,  # bytes a stream may inflate to before the ratio applies
+                 ratio_floor: int = 256 << 20,  # bytes a stream may inflate to before the ratio applies
                  spool_bytes: int = 32 << 30):  # decompressed bytes spooled to a temporary file
         self._freeze(locals())  # change one with with_changes()
 

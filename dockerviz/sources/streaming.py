@@ -282,10 +282,11 @@ class StreamStore:
 
 
 def _looks_like_layer(head: bytes) -> bool:
+    """A large member that starts like a layer: compressed, or a tar header (an empty tar is small)."""
     kind = sniff(head)
     if kind != "tar":
         return True
-    return len(head) == th.BLOCK and (head == bytes(th.BLOCK) or th._checksum_ok(head))
+    return len(head) == th.BLOCK and head != bytes(th.BLOCK) and th._checksum_ok(head)
 
 
 def _keep_small(store: StreamStore, outer: th.ByteStream, h: th.TarHeader, name: str) -> bytes:

@@ -139,13 +139,16 @@ def run_case(case: dict, honest_path: str, out_dir: str) -> dict:
     import dockerviz
 
     honest = dockerviz.analyze(honest_path, progress=lambda p: None, cache=False)  # nothing cached before the case
-    surface("api", lambda: _api(case, honest, out_dir))
-    surface("cli-text", lambda: _cli(["analyze", path, "-q"]))
-    surface("cli-json", lambda: _cli(["analyze", path, "-q", "--json", "-"]))
-    surface("cli-diff", lambda: _cli(["diff", honest_path, path, "-q"]))
-    surface("cli-diff-json", lambda: _cli(["diff", path, honest_path, "-q", "--json", "-"]))
-    if os.path.isfile(path):
-        surface("stream", lambda: _stream(path))
+    only = case.get("surfaces")  # bombs: the surfaces that read differently, not every view of one refusal
+    runs = {"api": lambda: _api(case, honest, out_dir),
+            "cli-text": lambda: _cli(["analyze", path, "-q"]),
+            "cli-json": lambda: _cli(["analyze", path, "-q", "--json", "-"]),
+            "cli-diff": lambda: _cli(["diff", honest_path, path, "-q"]),
+            "cli-diff-json": lambda: _cli(["diff", path, honest_path, "-q", "--json", "-"]),
+            "stream": lambda: _stream(path)}
+    for name, fn in runs.items():
+        if (only is None or name in only) and (name != "stream" or os.path.isfile(path)):
+            surface(name, fn)
     return results
 
 

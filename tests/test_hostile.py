@@ -18,7 +18,6 @@ import subprocess
 import sys
 
 import pytest
-
 from hostile import build as B
 from hostile import corpus
 

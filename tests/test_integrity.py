@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import subprocess
 import sys
 
 import pytest
+from hostile import build as B
+from hostile import corpus
 
 import dockerviz
 from dockerviz import cache as C
 from dockerviz.errors import ArchiveError, DockervizError, IntegrityError, LimitError
 from dockerviz.model import entries as E
-from hostile import build as B
-from hostile import corpus
 
 HONEST = corpus.honest_layers()
 EVIL = B.plain_layer({"app/EVIL-INJECTED": b"evil\n"})

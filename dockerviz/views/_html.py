@@ -10,8 +10,10 @@ from __future__ import annotations
 import html
 import re
 
-from ..humanize import fmt_bytes  # noqa: F401  (re-exported for the views)
-from ..humanize import safe_text
+from ..humanize import (
+    fmt_bytes,  # noqa: F401  (re-exported for the views)
+    safe_text,
+)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -126,7 +126,7 @@ def compressed(c: Corpus) -> None:
         damages["doubled"] = blob + blob
         for name, bad in damages.items():
             for keep_digest in (False, True):
-                def mutate(b, i, m, cf, bad=bad, keep=keep_digest):
+                def mutate(b, i, m, cf, bad=bad, keep=keep_digest, first=first):
                     if keep:  # the descriptor names the damaged bytes: only the content can tell
                         del b[first]
                         b[B.sha(bad)] = bad
@@ -278,7 +278,7 @@ def names(c: Corpus) -> None:
         layer = B.tar(B.member(b"app/" + raw, b"data"), B.member(b"app/link-" + raw, typeflag=b"2",
                                                                    linkname=b"target-" + raw))
         c.legacy_layer("names", f"bytes-{key}", layer, expect="accept", render=key == "latin1")
-    layer = B.tar(B.member("app/link", typeflag=b"2", linkname="\x1b]0;x\x07".encode()))
+    layer = B.tar(B.member("app/link", typeflag=b"2", linkname=b"\x1b]0;x\x07"))
     c.legacy_layer("names", "symlink-target-escape", layer, expect="accept")
     for key, name in {"dotdot": "../../etc/passwd", "absolute": "/etc/passwd", "wh-empty": "app/.wh.",
                       "wh-dotdot": "app/.wh..."}.items():
@@ -312,7 +312,6 @@ def layouts(c: Corpus) -> None:
 
 
 def memory(c: Corpus) -> None:
-    base = honest_layers()[0]
     for kind, flag in (("pax", b"x"), ("longname", b"L"), ("global-pax", b"g")):
         for size in (3 << 30, 8 << 30, (2 << 20)):
             layer = B.header(b"meta", typeflag=flag, size=size) + B.pad(b"12 path=abc\n")

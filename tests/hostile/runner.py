@@ -91,7 +91,8 @@ def _api(case: dict, honest, out_dir: str) -> None:
     for bad in case.get("not_files", []):
         if bad in paths:
             raise AssertionError(f"WRONG: {bad} shown by the analysis")
-    img.layers, img.files, img.waste
+    tables = (img.layers, img.files, img.waste)
+    assert all(len(t) >= 0 for t in tables)
     for i in range(min(len(img.contents), 3)):
         img.changes(i)
     json.dumps(img.to_dive_json(file_lists=True))

@@ -95,8 +95,8 @@ def main(argv=None) -> int:
             targets.append((comp, f"{repo}:1"))
         estargz = SHARED_FIXTURES / "dive-peer-images" / "test-oci-estargz-image.tar"
         if estargz.is_file():
-            reg.skopeo(f"oci-archive:{estargz}", "bench/estargz:1", "--preserve-digests")
-            targets.append(("eStargz (dive's)", "bench/estargz:1"))
+            reg.skopeo(f"oci-archive:{estargz}", "bench/dive-estargz:1", "--preserve-digests")
+            targets.append(("eStargz (dive's)", "bench/dive-estargz:1"))
 
         # dive reads an image from a daemon or an archive, not from a registry or skopeo's dir: folder, and
         # skopeo writes no docker-archive of zstd layers: dive reads the same image (same diff ids) from a

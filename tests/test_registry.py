@@ -16,7 +16,7 @@ import sys
 
 import pytest
 from support import REPO_ROOT, images
-from support.registry import PASSWORD, USER, multi_platform_layout
+from support.registry import IDENTITY_TOKEN, PASSWORD, USER, multi_platform_layout
 
 import dockerviz
 from dockerviz.cache import LayerCache
@@ -199,6 +199,13 @@ def test_bearer_token_from_a_token_service(registry, pushed, opts):
         dockerviz.analyze(f"registry://{tok.host}/pd:gzip", cache=False,
                           registry={**opts, "docker_config": _config_for(tok.host, opts, password="wrong")})
     assert USER in str(err.value) and f"docker login {tok.host}" in str(err.value)
+    # an identity token (OAuth2 refresh token) in config.json, exchanged at the token service by POST
+    config = os.path.join(os.path.dirname(opts["docker_config"]), "config-identity.json")
+    with open(config, "w") as f:
+        json.dump({"auths": {tok.host: {"identitytoken": IDENTITY_TOKEN}}}, f)
+    before = tok.server.refreshed
+    img = dockerviz.analyze(f"registry://{tok.host}/pd:gzip", cache=False, registry={**opts, "docker_config": config})
+    assert tok.server.refreshed > before and img.source == "registry"
 
 
 def _config_for(host: str, opts: dict, *, password: str = PASSWORD, extra: dict | None = None) -> str:
@@ -384,3 +391,19 @@ def test_compare_takes_registry_refs(registry, pushed, opts):
     assert summary["shared_layers"] == summary["layers_a"] == summary["layers_b"]
     assert diff.comparison.a.source == "registry" and diff.comparison.b.source == "daemon"
     assert diff.comparison.file_rows() == []  # the same files: only unchanged paths would be listed, and none are
+
+
+def test_plain_http_only_for_loopback(registry, pushed, opts, tmp_path):
+    pushed("pd:gzip")
+    host = registry.plain()  # the same storage over plain HTTP, no auth, on 127.0.0.1
+    mark = registry.mark()
+    img = dockerviz.analyze(f"registry://{host}/pd:gzip", cache=False, registry={"docker_config": str(tmp_path / "none")})
+    assert img.diff_ids == dockerviz.analyze(PD, cache=False).diff_ids
+    assert registry.written(mark) > 0  # it answered over HTTP, after HTTPS found no TLS there
+    # the same server named by a host that is not loopback (and not insecure) is never spoken to in plain HTTP
+    from dockerviz.sources.registry_http import RegistryClient, RegistryOptions
+
+    assert RegistryClient(host, "127.0.0.1", "pd", RegistryOptions())._plain_ok
+    assert not RegistryClient("registry.example.com", "registry.example.com", "pd", RegistryOptions())._plain_ok
+    assert RegistryClient("registry.example.com", "registry.example.com", "pd",
+                          RegistryOptions(insecure=["registry.example.com"]))._plain_ok

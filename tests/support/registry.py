@@ -38,6 +38,7 @@ USER = "dvuser"
 PASSWORD = "dv-secret-pw"
 SERVICE = "dockerviz-test-registry"
 ISSUER = "dockerviz-test-token-service"
+IDENTITY_TOKEN = "dv-refresh-token-1"
 START_TIMEOUT = 20
 
 
@@ -75,7 +76,8 @@ def make_ca(folder: Path) -> tuple[Path, Path, Path]:
     return ca_crt, crt, key
 
 
-def _config(storage: Path, port: int, crt: Path, key: Path, auth: str) -> str:
+def _config(storage: Path, port: int, crt: Path | None, key: Path | None, auth: str) -> str:
+    tls = f"  tls:\n    certificate: {crt}\n    key: {key}\n" if crt else ""
     return f"""version: 0.1
 log:
   level: info
@@ -89,10 +91,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
-  tls:
-    certificate: {crt}
-    key: {key}
-{auth}"""
+{tls}{auth}"""
 
 
 class _Process:
@@ -108,10 +107,11 @@ class _Process:
                                       "bash tests/run.sh does this)")
         self.proc = subprocess.Popen([exe, "serve", str(self.config)], stdout=self._log, stderr=subprocess.STDOUT)
         ctx = ssl.create_default_context(cafile=str(ca))
+        scheme = "https" if "tls:" in config else "http"
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                urllib.request.urlopen(f"https://127.0.0.1:{port}/v2/", context=ctx, timeout=2)
+                urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/v2/", context=ctx, timeout=2)
                 break
             except urllib.error.HTTPError:
                 break  # 401: it answers
@@ -152,11 +152,20 @@ class Registry:
         self._main = _Process(self.folder, "registry", _config(self.storage, self.port, self.crt, self.key, auth),
                               self.port, self.ca)
         self._token: TokenRegistry | None = None
+        self._plain: _Process | None = None
         self.docker_certs: Path | None = None
 
     # -- measuring ---------------------------------------------------------------
     def logs(self) -> list[Path]:
-        return [self._main.log] + ([self._token.registry.log] if self._token else [])
+        extra = [p.log for p in (self._token.registry if self._token else None, self._plain) if p is not None]
+        return [self._main.log, *extra]
+
+    def plain(self) -> str:
+        """host:port of the same storage served over plain HTTP, anonymously (a loopback test registry)."""
+        if self._plain is None:
+            port = _free_port()
+            self._plain = _Process(self.folder, "plain", _config(self.storage, port, None, None, ""), port, self.ca)
+        return f"127.0.0.1:{self._plain.port}"
 
     def mark(self) -> dict:
         return {p: p.stat().st_size for p in self.logs()}
@@ -251,6 +260,8 @@ class Registry:
     def stop(self) -> None:
         if self._token is not None:
             self._token.stop()
+        if self._plain is not None:
+            self._plain.stop()
         self._main.stop()
         if self.docker_certs is not None:
             shutil.rmtree(self.docker_certs, ignore_errors=True)
@@ -273,6 +284,7 @@ class TokenServer:
         self._x5c = base64.b64encode(der).decode("ascii")
         self.issued = 0
         self.refused = 0
+        self.refreshed = 0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -291,6 +303,24 @@ class TokenServer:
                 scope = (query.get("scope") or [""])[0]
                 body = json.dumps({"token": server.sign(scope), "expires_in": 300}).encode()
                 server.issued += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):  # OAuth2 refresh-token grant: what `docker login` leaves as an identitytoken
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [IDENTITY_TOKEN]:
+                    server.refused += 1
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"access_token": server.sign((form.get("scope") or [""])[0]),
+                                   "expires_in": 300}).encode()
+                server.refreshed += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -1,6 +1,14 @@
-"""Layer analysis speed and memory: `dockerviz analyze --json` against `dive --json` on a ~500 MB image.
+"""Layer analysis speed and memory: `dockerviz analyze --json` against `dive --json`, small images to large.
 
     python benchmarks/bench_analyze.py [--repeat 3] [--entries 500000] [--no-synthetic]
+                                       [--small-repeat 15] [--scale 10000,100000,500000,1000000]
+                                       [--only small,large,scale]
+
+0. Small images, whole processes, --small-repeat rounds interleaved: dive's
+   test archive (../shared/fixtures/dive-test-image) and a ~5 MB image in the
+   daemon (FROM the busybox test image), dockerviz cold (no cache) and warm,
+   next to dive, `python -c pass` and `python -S -c pass` (what the
+   interpreter alone costs on this machine).
 
 1. Builds dockerviz-test/bench-analyze reproducibly, with no registry: the
    Debian minbase root of the test images (debootstrap, `docker import`), a
@@ -21,6 +29,10 @@
    of a fifth of that are analysed in child processes; RSS growth / entries is
    reported for the layer model alone and with the merge and dive accountings
    computed (equal figures at both sizes: memory grows linearly).
+
+5. Scale curve: synthetic archives of --scale entries, `dockerviz analyze
+   --json --no-cache` as whole processes: wall time and peak RSS, per entry.
+6. A summary: every target of the issue with its measured ratio.
 
 A benchmark, not a test: nothing fails on time. "cold" means no dockerviz cache;
 the OS page cache is warm for every tool alike (each is run once before timing).
@@ -383,34 +395,174 @@ def bytes_per_entry(entries: int, tmp: str) -> dict:
     return json.loads(r.stdout)
 
 
+# -- small images ---------------------------------------------------------------------------
+
+SMALL_TAG = "dockerviz-test/bench-small:latest"
+DIVE_ARCHIVE = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "dive-test-image", "test-docker-image.tar")
+if not os.path.isfile(DIVE_ARCHIVE):
+    DIVE_ARCHIVE = "/work/shared/fixtures/dive-test-image/test-docker-image.tar"
+
+
+def small_image(client) -> str:
+    """About 5 MB in the daemon: the busybox test image, a 4 MB file, 200 small files, some deleted."""
+    from support import images
+
+    spec = images.ImageSpec(
+        tag=SMALL_TAG, covers="benchmark: a ~5 MB image", base=images.BUSYBOX.tag, layers=4,
+        dockerfile=(f"FROM {images.BUSYBOX.tag}\n"
+                    "RUN head -c 4000000 /dev/zero > /blob\n"
+                    "RUN mkdir -p /etc/app && for i in $(seq 1 200); do echo $i > /etc/app/f$i; done\n"
+                    "RUN rm /etc/app/f1*\n"))
+    images.build(client, images.BUSYBOX)
+    return images.build(client, spec).id
+
+
+def small_timings(repeat: int, tmp: str, daemon_image: str | None) -> dict:
+    env = child_env()
+    py = sys.executable
+    cases = [("python -c pass", [py, "-c", "pass"], None), ("python -S -c pass", [py, "-S", "-c", "pass"], None)]
+    targets = []
+    if os.path.isfile(DIVE_ARCHIVE):
+        targets.append(("dive's test archive", DIVE_ARCHIVE, ["dive", "--source", "docker-archive", DIVE_ARCHIVE]))
+    if daemon_image:
+        targets.append(("5 MB daemon image", SMALL_TAG, ["dive", SMALL_TAG]))
+    warm_cache = os.path.join(tmp, "small-warm")
+    for label, src, dive_cmd in targets:
+        out = os.path.join(tmp, "small.json")
+        cases.append((f"{label}: dive", dive_cmd + ["--json", os.path.join(tmp, "small-dive.json")], None))
+        cold = os.path.join(tmp, "small-cold")
+        cases.append((f"{label}: dockerviz cold", [py, "-m", "dockerviz", "analyze", src, "--json", out, "-q"], cold))
+        cases.append((f"{label}: dockerviz warm", [py, "-m", "dockerviz", "analyze", src, "--json", out, "-q"],
+                      warm_cache))
+    runs: dict = {}
+    for i in range(repeat + 1):  # the first round warms the page cache and fills the warm cache
+        order = cases if i % 2 == 0 else list(reversed(cases))
+        for name, cmd, cache in order:
+            if cache and cache != warm_cache:
+                shutil.rmtree(cache, ignore_errors=True)
+            wall, rss, _ = timed(cmd, env=dict(env, DOCKERVIZ_CACHE_DIR=cache or os.path.join(tmp, "unused")))
+            if i:
+                runs.setdefault(name, []).append((wall, rss))
+    return {k: (statistics.median(w for w, _ in v), max(r for _, r in v)) for k, v in runs.items()}
+
+
+# -- the scale curve ---------------------------------------------------------------------------
+
+
+def scale_curve(sizes: list, tmp: str) -> list:
+    env = child_env()
+    out = []
+    for n in sizes:
+        path = os.path.join(tmp, f"scale-{n}.tar")
+        log(f"scale: writing a synthetic archive of {n} entries")
+        synthetic_archive(path, n)
+        json_out = os.path.join(tmp, "scale.json")
+        cmd = [sys.executable, "-m", "dockerviz", "analyze", path, "--json", json_out, "-q", "--no-cache"]
+        timed(cmd, env=env)  # page cache
+        wall, rss, _ = timed(cmd, env=env)
+        base_wall, base_rss, _ = timed([sys.executable, "-c", "pass"], env=env)
+        with open(json_out) as f:
+            layers = json.load(f)["layer"]
+        os.unlink(path)
+        out.append({"entries": n, "wall": wall, "rss": rss, "base_wall": base_wall, "base_rss": base_rss,
+                    "layers": len(layers)})
+        log(f"scale: {n} entries: {wall:.2f} s, {rss / 1e6:.0f} MB")
+    return out
+
+
+def print_scale(curve: list) -> None:
+    print("\nScale curve: synthetic `docker save` archives (5 layers), `dockerviz analyze --json --no-cache`, "
+          "whole process")
+    print(f"{'entries':>9} {'wall s':>8} {'us/entry':>9} {'peak RSS MB':>12} {'B/entry':>8} "
+          f"{'marginal us/entry':>18} {'marginal B/entry':>17}")
+    prev = None
+    for c in curve:
+        n = c["entries"]
+        marginal = ""
+        if prev is not None:
+            dn = n - prev["entries"]
+            marginal = f"{(c['wall'] - prev['wall']) / dn * 1e6:18.1f} {(c['rss'] - prev['rss']) / dn:17.0f}"
+        print(f"{n:>9} {c['wall']:8.2f} {(c['wall'] - c['base_wall']) / n * 1e6:9.1f} {c['rss'] / 1e6:12.0f} "
+              f"{(c['rss'] - c['base_rss']) / n:8.0f} {marginal}")
+        prev = c
+    print("(us/entry and B/entry: less the interpreter's own `python -c pass`; marginal: between this size "
+          "and the one above it)")
+    if len(curve) >= 2:
+        first, last = curve[0], curve[-1]
+        grow_t = ((last["wall"] - last["base_wall"]) / last["entries"]) / max(
+            1e-9, (first["wall"] - first["base_wall"]) / first["entries"])
+        print(f"time per entry at {last['entries']} / at {first['entries']}: {grow_t:.2f} (1.00 = linear)")
+
+
 # -- main ------------------------------------------------------------------------------------
+
+
+def print_small(small: dict) -> list:
+    """The small-image table; returns summary rows (name, measured ratio, target)."""
+    print("\nSmall images, whole processes (median wall, max peak RSS):")
+    print(f"{'run':48s} {'wall ms':>8s} {'x dive':>7s} {'RSS MB':>7s}")
+    summary = []
+    for name, (wall, rss) in small.items():
+        label = name.split(":")[0]
+        peer = small.get(f"{label}: dive")
+        ratio = f"{wall / peer[0]:7.2f}" if peer and ":" in name else f"{'':7s}"
+        print(f"{name:48s} {wall * 1000:8.1f} {ratio} {rss / 1e6:7.1f}")
+        if peer and name.endswith("dockerviz cold"):
+            summary.append((f"{label}, whole CLI process (cold)", wall / peer[0], 1.5))
+        if peer and name.endswith("dockerviz warm"):
+            summary.append((f"{label}, whole CLI process (warm)", wall / peer[0], 1.5))
+    base = small.get("python -c pass")
+    if base:
+        print(f"(the interpreter alone: `python -c pass` {base[0] * 1000:.1f} ms, "
+              f"`python -S -c pass` {small['python -S -c pass'][0] * 1000:.1f} ms: site-packages' .pth files "
+              "run at every start)")
+    return summary
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="timed rounds (median reported)")
+    ap.add_argument("--small-repeat", type=int, default=15, help="timed rounds of the small images")
     ap.add_argument("--entries", type=int, default=500_000, help="entries of the synthetic archive")
+    ap.add_argument("--scale", default="10000,100000,500000,1000000", help="entries of the scale curve")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the bytes-per-entry measurement")
+    ap.add_argument("--only", default="small,large,scale", help="which parts to run")
     ap.add_argument("--image", help="analyse this image instead of building the benchmark image")
     args = ap.parse_args(argv)
+    parts = set(args.only.split(","))
     os.makedirs(WORK, exist_ok=True)
-
+    summary: list = []
     client = engine_client()
+    with tempfile.TemporaryDirectory(prefix="dockerviz-bench-", dir=WORK) as tmp:
+        if "small" in parts:
+            small_image(client)
+            summary += print_small(small_timings(args.small_repeat, tmp, SMALL_TAG))
+        if "large" in parts:
+            summary += large(args, client, tmp)
+        if "scale" in parts:
+            print_scale(scale_curve([int(x) for x in args.scale.split(",") if x], tmp))
+    client.close()
+    if summary:
+        print(f"\nTargets (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+        for name, ratio, target in summary:
+            print(f"  {name:52s} {ratio:7.3f}x   target <= {target}x   {'met' if ratio <= target else 'NOT met'}")
+
+
+def large(args, client, tmp) -> list:
+    """The ~500 MB benchmark image through every path; returns summary rows."""
     image = args.image or TAG
     if not args.image:
         build_image(client)
     inspect = client.api.inspect_image(image)
-    client.close()
     n_entries = entries_of(image)
     log(f"{image}: {inspect['Size'] / 1e6:.0f} MB, {len(inspect['RootFS']['Layers'])} layers, {n_entries} entries")
 
-    with tempfile.TemporaryDirectory(prefix="dockerviz-bench-", dir=WORK) as tmp:
-        runs, outs = run_timings(image, args.repeat, tmp)
-        dive_numbers = numbers(json.load(open(outs["dive"])))
-        agree = {name: numbers(json.load(open(out))) == dive_numbers for name, out in outs.items()}
-        paths = {name: json.load(open(out))["image"].get("path") for name, out in outs.items() if name != "dive"}
-        imported = import_check(image, tmp)
-        memory = [] if args.no_synthetic else [bytes_per_entry(n, tmp) for n in (args.entries // 5, args.entries)]
+    runs, outs = run_timings(image, args.repeat, tmp)
+    dive_numbers = numbers(json.load(open(outs["dive"])))
+    agree = {name: numbers(json.load(open(out))) == dive_numbers for name, out in outs.items()}
+    paths = {name: json.load(open(out))["image"].get("path") for name, out in outs.items() if name != "dive"}
+    imported = import_check(image, tmp)
+    memory = [] if args.no_synthetic else [bytes_per_entry(n, tmp) for n in (args.entries // 5, args.entries)]
 
     med = {k: (statistics.median(w for w, _ in v), max(r for _, r in v)) for k, v in runs.items()}
     dive_wall, dive_rss = med["dive --json"]
@@ -427,12 +579,17 @@ def main(argv=None):
             note = ("" if key == "dive" else f"{paths.get(key)}, ") + ("same numbers" if agree[key] else "DIFFERENT")
         rss_txt = f"{rss / 1e6:7.1f} {rss / dive_rss:7.2f}" if rss else f"{'':7s} {'':7s}"
         print(f"{name:48s} {wall:7.2f} {wall / dive_wall:7.3f} {rss_txt}  {note}")
-    print(f"modules imported by `dockerviz analyze --json` (warm): {' '.join(imported) or 'none of pandas, ipywidgets, matplotlib, docker, numpy, IPython'}")
+    print(f"modules imported by `dockerviz analyze --json` (warm): "
+          f"{' '.join(imported) or 'none of pandas, ipywidgets, matplotlib, docker, numpy, IPython'}")
     for m in memory:
         n = m["entries"]
         print(f"synthetic archive, {n:>7} entries: layer model {m['model'] / n:.0f} B/entry "
               f"(read in {m['read_s']:.1f} s); with merge + dive accounting {m['full'] / n:.0f} B/entry "
               f"(+{m['accounting_s']:.1f} s); peak {m['peak'] / n:.0f} B/entry")
+    cold, warm = med["dockerviz cold --path auto"], med["dockerviz warm --path auto (cache hit)"]
+    return [("benchmark image, cold analysis (local store)", cold[0] / dive_wall, 0.05),
+            ("benchmark image, warm analysis", warm[0] / dive_wall, 0.03),
+            ("benchmark image, peak RSS (cold)", cold[1] / dive_rss, 0.6)]
 
 
 if __name__ == "__main__":

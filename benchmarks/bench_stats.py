@@ -131,10 +131,16 @@ def proc_usage(pid) -> dict | None:
 def stop(proc) -> dict:
     """Ctrl-C, then SIGTERM, then SIGKILL; the child's rusage whichever ends it."""
     for sig, grace in ((signal.SIGINT, 3.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, None)):
-        proc.send_signal(sig)
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
         deadline = time.time() + (grace or 10.0)
         while time.time() < deadline:
-            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            try:
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (it ended by itself): the /proc reading stands
+                return {"cpu_s": float("nan"), "peak_rss_mb": float("nan"), "ended_by": "itself"}
             if pid:
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 return {"cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024.0,

@@ -148,18 +148,6 @@ class SocketBody:
     def close(self) -> None:
         self._sock.close()
 
-    # for a reader that waits on many bodies at once (selectors)
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def setblocking(self, flag: bool) -> None:
-        self._sock.setblocking(flag)
-
-    def pending(self) -> bytes:
-        """The body bytes that came with the answer's head, handed over once."""
-        first, self._first = self._first, b""
-        return first
-
 
 WAIT_TICK = 0.5  # seconds between on_wait calls while the daemon prepares its answer
 
@@ -203,14 +191,42 @@ def api_stream(sock_path: str, path: str, *, timeout: float | None = None, on_wa
     except BaseException:
         s.close()
         raise
-    head, _, first = head.partition(b"\r\n\r\n")
+    try:
+        first = split_head(head, path)
+    except BaseException:
+        s.close()
+        raise
+    return SocketBody(s, first or b"")
+
+
+def split_head(data: bytes, path: str) -> bytes | None:
+    """The body bytes after a complete head of a 200 answer; None while the head is incomplete.
+
+    Anything but 200 raises LocalUnavailable (or _NotFound for 404), as api_stream does."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None
     status = _status(head)
     if status != 200 or b"transfer-encoding: chunked" in head.lower():
-        s.close()
         if status == 404:
             raise _NotFound()
         raise LocalUnavailable(f"the daemon answered {status} to {path}")
-    return SocketBody(s, first)
+    return rest
+
+
+def send_request(sock_path: str, path: str) -> socket.socket:
+    """Connect and send `GET path` (HTTP/1.0, the negotiated version); the socket, non-blocking, its
+    answer unread: for one reader waiting on many answers at once (split_head reads each head)."""
+    prefix = api_prefix(sock_path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock_path)
+        s.sendall(f"GET {prefix}{path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    except OSError as exc:
+        s.close()
+        raise LocalUnavailable(f"the daemon socket {sock_path} did not answer ({exc})") from None
+    s.setblocking(False)
+    return s
 
 
 def _unchunk(body: bytes) -> bytes:

@@ -342,41 +342,32 @@ class StatsSampler:
             raise _LocalFailed(str(exc)) from None
 
     def _run_local(self) -> None:
+        """Every stream's request sent at once, then whatever any socket has, as it comes."""
         import selectors
 
         from .. import engine_socket as local_api
 
         sel = selectors.DefaultSelector()
-        open_: dict = {}  # target id -> (target, body, line splitter, state)
+        open_: dict = {}  # target id -> [target, socket, JsonLines, [last raw, its time], head so far or None]
         try:
             sel.register(self._wake[0], selectors.EVENT_READ, None)
             for t in self.targets:
                 if self._stop.is_set():
                     break
                 try:
-                    body = local_api.api_stream(self._socket, f"/containers/{t.id}/stats?stream=1")
-                except (local_api.LocalUnavailable, local_api._NotFound) as exc:
+                    sock = local_api.send_request(self._socket, f"/containers/{t.id}/stats?stream=1")
+                except local_api.LocalUnavailable as exc:
                     t.error = f"{type(exc).__name__}: {exc}"
                     self._ended(t)
                     continue
-                body.setblocking(False)
-                open_[t.id] = (t, body, JsonLines(), [None, None])
-                sel.register(body, selectors.EVENT_READ, t.id)
-                self._feed(open_, sel, t.id, body.pending())  # what came with the answer's head
-            buf = bytearray(1 << 16)
+                open_[t.id] = [t, sock, JsonLines(), [None, None], b""]
+                sel.register(sock, selectors.EVENT_READ, t.id)
             while open_ and not self._stop.is_set():
                 for key, _ in sel.select():
                     if key.data is None:  # stop()
                         return
                     if key.data in open_:
-                        try:
-                            n = open_[key.data][1].readinto(buf)
-                        except BlockingIOError:
-                            continue
-                        except OSError as exc:
-                            open_[key.data][0].error = f"{type(exc).__name__}: {exc}"
-                            n = 0
-                        self._feed(open_, sel, key.data, bytes(buf[:n]) if n else None)
+                        self._read_local(open_, sel, key.data, local_api)
         except Exception as exc:
             if not self._stop.is_set():
                 for t, *_ in open_.values():
@@ -391,24 +382,44 @@ class StatsSampler:
             for s in self._wake or ():
                 s.close()
 
-    def _feed(self, open_: dict, sel, tid: str, data: bytes | None) -> None:
-        """Bytes read from one stream (None: it ended); every complete line is a sample."""
-        t, body, lines, state = open_[tid]
-        if data is None:
+    def _read_local(self, open_: dict, sel, tid: str, local_api) -> None:
+        """What one readable stream has: its answer's head first, then lines of JSON, one per sample."""
+        entry = open_[tid]
+        t, sock, lines, state, head = entry
+        try:
+            data = sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            t.error = f"{type(exc).__name__}: {exc}"
+            data = b""
+        if not data:  # the daemon ended the stream
             self._close_local(open_, sel, tid)
             return
+        if head is not None:
+            try:
+                body = local_api.split_head(head + data, f"the stats of {t.name}")
+            except (local_api.LocalUnavailable, local_api._NotFound) as exc:
+                t.error = f"{type(exc).__name__}: {exc}"
+                self._close_local(open_, sel, tid)
+                return
+            if body is None:
+                entry[4] = head + data
+                return
+            entry[4] = None
+            data = body
         for raw in lines.feed(data):
             if not self._take(t, raw, state):
                 self._close_local(open_, sel, tid)
                 return
 
     def _close_local(self, open_: dict, sel, tid: str) -> None:
-        t, body, _, _ = open_.pop(tid)
+        t, sock = open_.pop(tid)[:2]
         try:
-            sel.unregister(body)
+            sel.unregister(sock)
         except (KeyError, ValueError):
             pass
-        body.close()
+        sock.close()
         self._ended(t)
 
 

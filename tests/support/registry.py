@@ -291,41 +291,33 @@ class TokenServer:
             def log_message(self, *args):
                 pass
 
+            def answer(self, status: int, body: bytes = b"") -> None:
+                self.send_response(status)
+                if body:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self):
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
                 expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
                     server.refused += 1
-                    self.send_response(401)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                scope = (query.get("scope") or [""])[0]
-                body = json.dumps({"token": server.sign(scope), "expires_in": 300}).encode()
+                    return self.answer(401)
                 server.issued += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                scope = (query.get("scope") or [""])[0]
+                self.answer(200, json.dumps({"token": server.sign(scope), "expires_in": 300}).encode())
 
             def do_POST(self):  # OAuth2 refresh-token grant: what `docker login` leaves as an identitytoken
                 length = int(self.headers.get("Content-Length") or 0)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
                 if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [IDENTITY_TOKEN]:
                     server.refused += 1
-                    self.send_response(401)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = json.dumps({"access_token": server.sign((form.get("scope") or [""])[0]),
-                                   "expires_in": 300}).encode()
+                    return self.answer(401)
                 server.refreshed += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                scope = (form.get("scope") or [""])[0]
+                self.answer(200, json.dumps({"access_token": server.sign(scope), "expires_in": 300}).encode())
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -6,6 +6,12 @@ against the images they came from.
 
 Imports are lazy: `import dockerviz` costs almost nothing, and each entry point
 loads only what it needs.
+
+Every object an API call returns is exported here and has the same shape: `.widget`
+(a property) is its ipywidgets view, `summary()` (where there is one) a dict of plain
+values, `recorded` None when live or a note saying what was recorded and when.
+compare(a, b) returns an ImageDiff (the view); its `.comparison` is the ImageComparison
+(the data, which `dockerviz diff A B` prints).
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ _LAZY = {
     "compare": ("dockerviz.views.api", "compare"),
     "LayerExplorer": ("dockerviz.views.api", "LayerExplorer"),
     "ImageDiff": ("dockerviz.views.api", "ImageDiff"),
+    "ImageComparison": ("dockerviz.model.diff", "ImageComparison"),
+    "BuildResult": ("dockerviz.building.result", "BuildResult"),
+    "ContainerView": ("dockerviz.containers.lifecycle", "ContainerView"),
+    "UsageMonitor": ("dockerviz.containers.monitor", "UsageMonitor"),
     "FilePreview": ("dockerviz.model.contents", "FilePreview"),
     "FileDiff": ("dockerviz.model.contents", "FileDiff"),
     "Engine": ("dockerviz.engine", "Engine"),
@@ -76,12 +86,14 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+    # the API only: not this module's own helpers nor the submodules imported so far
+    return sorted([*__all__, "__version__"])
 
 
 __all__ = [
     "analyze", "images", "Image", "build", "builds", "builds_figure", "run", "container", "monitor", "usage_summary",
     "load_container", "load_monitor", "cleanup", "layers", "compare", "LayerExplorer", "ImageDiff",
+    "ImageComparison", "BuildResult", "ContainerView", "UsageMonitor",
     "DockervizError", "DaemonUnavailableError", "DaemonError", "ImageNotFoundError",
     "ContainerNotFoundError", "ArchiveError", "UnsafePathError", "WhiteoutError", "SourceError", "ImageChoiceError", "BuildError",
     "FileContentsError", "FilePreview", "FileDiff",

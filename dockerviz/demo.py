@@ -212,7 +212,7 @@ def load_build(path):
         r.error = BuildError(e.get("message") or "the build failed", step=e.get("step"),
                              instruction=e.get("instruction"), exit_code=e.get("exit_code"),
                              log_tail=e.get("log_tail"))
-    r.recorded = True
+    r.recorded = "a build loaded from a recording"
     return r
 
 

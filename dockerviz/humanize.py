@@ -35,6 +35,17 @@ def format_duration(seconds: float) -> str:
     return f"{s}s"
 
 
+def saved_when(doc: dict | None) -> str:
+    """'saved 2026-12-01 21:40 UTC' for a saved document with a saved_at time, else 'saved'."""
+    import time
+
+    when = (doc or {}).get("saved_at")
+    try:
+        return "saved " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(when)))
+    except (TypeError, ValueError, OverflowError):
+        return "saved"
+
+
 def in_kernel() -> bool:
     """True inside a Jupyter kernel (IPython with a kernel), without importing IPython."""
     ipython = sys.modules.get("IPython")

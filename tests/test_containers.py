@@ -92,7 +92,7 @@ def test_usage_cpu_memory_limit(busybox, docker_client, tmp_path):
                 return cgroup.enough_cpu_samples(frame, busy.name, clock, need=3) and (held >= 60 * MiB).any()
 
             assert wait_for(ready, timeout=60, step=0.5), mon.samples
-            widget = mon.widget()  # renders without a browser
+            widget = mon.widget  # renders without a browser
             widget.refresh()
             assert widget.plot.value[:4] == b"\x89PNG"
             assert mem.name in widget.table.value
@@ -125,7 +125,7 @@ def test_usage_cpu_memory_limit(busybox, docker_client, tmp_path):
         assert again.recorded and not again.running
         assert len(again.samples) == len(df)
         assert again.samples.mem_bytes.tolist() == df.mem_bytes.tolist()
-        assert again.widget().plot.value[:4] == b"\x89PNG"
+        assert again.widget.plot.value[:4] == b"\x89PNG"
         summary = api.usage_summary(again)
         row = summary.set_index("container").loc[mem.name]
         assert row.mem_peak_bytes >= 0.9 * 64 * MiB
@@ -163,7 +163,7 @@ def test_writable_layer_shows_10_mb(busybox):
         layers = view.layers()
         assert sum(layer["size"] for layer in layers) == busybox.attrs["Size"]
 
-        w = view.widget()
+        w = view.widget
         w.show_image_panel()
         assert "data.bin" in w.tree.value and "writable layer" in w.stack.value
 
@@ -180,7 +180,7 @@ def test_writable_layer_shows_10_mb(busybox):
 def test_lifecycle_buttons(busybox, docker_client):
     view = run(busybox, IDLE)
     image_id = busybox.id
-    w = view.widget()
+    w = view.widget
     seen = []
 
     def click(action, expect):
@@ -213,7 +213,7 @@ def test_lifecycle_buttons(busybox, docker_client):
 
 def test_events_update_the_view(busybox, docker_client):
     with run(busybox, IDLE) as view:
-        w = view.widget()  # starts the events listener
+        w = view.widget  # starts the events listener
         docker_client.api.pause(view.id)  # behind the view's back
         assert wait_for(lambda: view.state == "paused", timeout=10)
         assert wait_for(lambda: "paused" in w.header.value, timeout=5)
@@ -278,6 +278,6 @@ def test_container_snapshot_roundtrip(busybox, tmp_path):
     assert loaded.name == view.name and loaded.image_id == busybox.id
     kinds = {c["path"]: c["kind"] for c in loaded.diff()}
     assert kinds["/note"] == "added" and kinds["/bin/true"] == "deleted" and kinds["/bin"] == "changed"
-    w = loaded.widget()
+    w = loaded.widget
     assert "recorded" in w.header.value and "note" in w.tree.value
     assert all(b.disabled for b in w.buttons.values())

@@ -44,10 +44,10 @@ def test_monitor_over_containers_on_two_engines(engines):
             assert wait_for(lambda: {r[0] for r in mon.rows()} == {f"{name}@local", f"{name}@tls"}), mon.errors()
         df = mon.samples
         assert set(zip(df.container, df.engine)) == {(f"{name}@local", "local"), (f"{name}@tls", "tls")}
-        summary = mon.summary()
+        summary = mon.usage_summary()
         assert dict(zip(summary.container, summary.engine)) == {f"{name}@local": "local", f"{name}@tls": "tls"}
         assert (summary.image_size_bytes > 0).all()
-        png = mon.widget()  # the figure labels each line with its engine
+        png = mon.widget  # the figure labels each line with its engine
         assert "on 2 engines" in png.status.value and ">tls<" in png.table.value
     assert a.state == b.state == "removed"
 

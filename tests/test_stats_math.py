@@ -245,7 +245,7 @@ def test_recorded_usage_replays_without_a_daemon(run_offline):
     assert summary.loc["busy-loop", "cpu_peak_percent"] == busy.max() and busy.max() > 0
     assert summary.loc["holds-64mib", "mem_peak_bytes"] == mem.mem_bytes.max()
     assert summary.loc["busy-loop", "image_size_bytes"] > 0
-    w = run_offline(mon.widget)
+    w = run_offline(lambda: mon.widget)
     assert w.plot.value[:4] == b"\x89PNG"
     assert "recorded" in w.status.value and w.stop_button.disabled
     bundle = mon._repr_mimebundle_()
@@ -263,7 +263,7 @@ def test_recorded_container_snapshot_replays_without_a_daemon(run_offline):
                      "/srv/data": "added", "/srv/data/note": "added"}
     sizes = view.sizes()
     assert sizes["size_root_fs"] == sizes["image_size"] + sizes["size_rw"]
-    w = run_offline(view.widget)
+    w = run_offline(lambda: view.widget)
     assert "recorded" in w.header.value
     assert "note" in w.tree.value and "writable layer" in w.stack.value
     assert all(b.disabled for b in w.buttons.values())

@@ -12,7 +12,7 @@ from .waiting import wait_for
 
 
 def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, nocache=False, labels=None,
-          network_mode=None, builder="auto", wait=True, engine=None):
+          network_mode=None, builder="auto", wait=True, engine=None) -> BuildResult:
     """Build an image and return a BuildResult; in a notebook, show the build live.
 
     context: the build context directory. dockerfile: a path (relative to the

@@ -97,6 +97,7 @@ class BuildResult:
         self._listeners: list = []
         self._job = None  # the runner.BuildJob, while one exists
         self._image = None
+        self.recorded: str | None = None  # what a build loaded from a recording is; None when live
         self._display_count = None  # IPython execution count when the live view was shown
 
     # ---------------------------------------------------------------- reading
@@ -273,7 +274,7 @@ class BuildResult:
         self._notify("finished", self)
 
     # ---------------------------------------------------------------- display
-    def summary(self) -> str:
+    def describe(self) -> str:
         steps = self.step_list()
         parts = [f"builder={self.builder or '?'}", f"status={self.status}"]
         if self.image_id:
@@ -289,10 +290,17 @@ class BuildResult:
         return "BuildResult(" + ", ".join(parts) + ")"
 
     def __repr__(self):
-        return self.summary()
+        return self.describe()
+
+    @property
+    def widget(self):
+        """The live build view's widget (a new view each time it is asked for)."""
+        from ..display import view_for
+
+        return view_for(self).widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": self.summary()}
+        bundle = {"text/plain": self.describe()}
         # Shown live already in this cell: do not show a second copy of the view.
         if self._display_count is not None and self._display_count == _execution_count():
             return bundle

@@ -23,7 +23,7 @@ import time
 
 from .. import engine as _engine
 from ..errors import ContainerNotFoundError, DaemonError, DockervizError
-from ..humanize import format_duration
+from ..humanize import format_duration, saved_when
 from ..model.stats import parse_time
 
 __all__ = [
@@ -172,9 +172,12 @@ class ContainerView:
     # ---- what the daemon says -------------------------------------------------------------
 
     @property
-    def recorded(self) -> bool:
-        """True for a view loaded from a file: numbers are from then, not now."""
-        return self._snapshot is not None
+    def recorded(self) -> str | None:
+        """None for a live view; for one loaded from a file, what it is ("snapshot saved <when>"):
+        its numbers are from then, not now."""
+        if self._snapshot is None:
+            return None
+        return f"snapshot {saved_when(self._snapshot)}"
 
     @property
     def info(self) -> dict:
@@ -519,6 +522,7 @@ class ContainerView:
     def __repr__(self) -> str:
         return f"<ContainerView {self.describe()}>"
 
+    @property
     def widget(self):
         """The ipywidgets view (created once, on first use)."""
         w = getattr(self, "_widget", None)
@@ -529,7 +533,7 @@ class ContainerView:
         return w
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
         bundle["text/plain"] = repr(self)
         return bundle
 

@@ -12,6 +12,7 @@ import math
 
 from .. import engine
 from ..errors import DockervizError
+from ..humanize import saved_when
 from ..model.stats import COLUMNS
 from .fleet import FleetSampler
 from .lifecycle import SLOW_TIMEOUT
@@ -69,8 +70,11 @@ class UsageMonitor:
     # ---- state -----------------------------------------------------------------------
 
     @property
-    def recorded(self) -> bool:
-        return self._recorded is not None
+    def recorded(self) -> str | None:
+        """None while live; for samples loaded from a file, what they are ("samples saved <when>")."""
+        if self._recorded is None:
+            return None
+        return f"samples {saved_when(self._recorded)}"
 
     @property
     def running(self) -> bool:
@@ -140,7 +144,7 @@ class UsageMonitor:
 
         return cls(_recorded=load_usage(path))
 
-    def summary(self, sizes: bool = True):
+    def usage_summary(self, sizes: bool = True):
         return usage_summary(self, sizes=sizes)
 
     # ---- display --------------------------------------------------------------------------
@@ -153,6 +157,7 @@ class UsageMonitor:
     def __repr__(self) -> str:
         return f"<UsageMonitor {self.describe()}>"
 
+    @property
     def widget(self):
         if self._widget is None:
             from ..display import view_for
@@ -161,7 +166,7 @@ class UsageMonitor:
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
         bundle["text/plain"] = repr(self)
         return bundle
 

@@ -177,18 +177,18 @@ class BuildView:
         w = self.widget
         bundle = w._repr_mimebundle_(include=include, exclude=exclude) if hasattr(w, "_repr_mimebundle_") else None
         if bundle is None:
-            return {"text/plain": self.result.summary(), "text/html": static_html(self.result)}
+            return {"text/plain": self.result.describe(), "text/html": static_html(self.result)}
         if isinstance(bundle, tuple):
             bundle = bundle[0]
         bundle = dict(bundle)
-        bundle["text/plain"] = self.result.summary()
+        bundle["text/plain"] = self.result.describe()
         return bundle
 
     def _repr_html_(self):
         return static_html(self.result)
 
     def __repr__(self):
-        return f"BuildView({self.result.summary()})"
+        return f"BuildView({self.result.describe()})"
 
     # ---- widget
     @property

@@ -211,7 +211,7 @@ class ContainerWidget(w.VBox):
             for action, b in self.buttons.items():
                 with b.hold_sync():
                     b.disabled = action not in allowed
-            self.measure.disabled = (view.state == "removed" and not view.recorded) or view.recorded
+            self.measure.disabled = view.state == "removed" or bool(view.recorded)
             if view.last_error and not self.message.value:
                 self.message.value = f'<span style="color:{ERR}">{esc(view.last_error)}</span>'
 

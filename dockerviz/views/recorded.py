@@ -22,10 +22,6 @@ class RecordedView:
 
     _demo_note = ""
 
-    def _inner_widget(self):
-        w = self.widget
-        return w() if callable(w) else w
-
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         text = f"[recorded data: {self._demo_note}] {super().__repr__()}"
         shown = getattr(self, "_display_count", None)
@@ -36,7 +32,7 @@ class RecordedView:
                 return {"text/plain": text}
         import ipywidgets as w
 
-        box = w.VBox([w.HTML(banner_html(self._demo_note)), self._inner_widget()])
+        box = w.VBox([w.HTML(banner_html(self._demo_note)), self.widget])
         box.add_class("dockerviz-recorded")
         data = box._repr_mimebundle_(include=include, exclude=exclude)
         if isinstance(data, tuple):
@@ -77,6 +73,7 @@ def static_html(obj) -> str:
 
 
 class RecordedBuild(RecordedView):
+    @property
     def widget(self):
         view = getattr(self, "_demo_view", None)
         if view is None:

@@ -34,7 +34,7 @@ from .errors import CacheError
 from .model import entries as E
 from .model.layer import LayerContent
 
-FORMAT_VERSION = 2  # 2: a layer's package databases are stored with it
+FORMAT_VERSION = 3  # 2: a layer's package databases stored with it; 3: and its members' data offsets
 LAYER_MAGIC = b"DVZLAYR\0"
 IMAGE_MAGIC = b"DVZIMAG\0"
 RESULT_MAGIC = b"DVZRSLT\0"
@@ -104,8 +104,9 @@ def encode_layer(content: LayerContent) -> bytes:
         nums.tobytes(),
     ]
     blobs = [_join(map(_path_of, entries)), _join(map(_link_of, entries)), _join(content.whiteouts),
-             _join(content.opaque_dirs), _encode_packages(content.packages)]
-    parts.append(struct.pack("<5Q", *(len(b) for b in blobs)))
+             _join(content.opaque_dirs), _encode_packages(content.packages),
+             content.offsets.tobytes() if content.offsets is not None else b""]
+    parts.append(struct.pack("<6Q", *(len(b) for b in blobs)))
     parts.extend(blobs)
     return b"".join(parts)
 
@@ -120,8 +121,8 @@ def decode_layer(data: bytes) -> LayerContent:
     pos += 32 * n
     if len(kinds) != n or len(nums) != 4 * n:
         raise ValueError("short columns")
-    lens = struct.unpack_from("<5Q", data, pos)
-    pos += 40
+    lens = struct.unpack_from("<6Q", data, pos)
+    pos += 48
     blobs = []
     for ln in lens:
         blobs.append(data[pos: pos + ln])
@@ -146,6 +147,12 @@ def decode_layer(data: bytes) -> LayerContent:
     content.opaque_dirs = _split(blobs[3], no)
     content.tar_bytes = tar_bytes
     content.packages = _decode_packages(blobs[4])
+    if len(blobs[5]):
+        offsets = array("q")
+        offsets.frombytes(blobs[5])
+        if len(offsets) != n:
+            raise ValueError("offsets column")
+        content.offsets = offsets
     return content
 
 

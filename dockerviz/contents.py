@@ -74,7 +74,8 @@ class SourceReader:
             self._src, self._record = src, record
         return self._record
 
-    def read(self, index: int, path: str, n: int) -> bytes:
+    def read(self, index: int, path: str, n: int, offset: int | None = None) -> bytes:
+        """Up to n bytes of `path` in layer `index`; `offset`: where the header walk found its data."""
         key = (index, path)
         with self._lock:
             found = self._kept.get(key)
@@ -91,7 +92,7 @@ class SourceReader:
                     from .sources.files import BlobIndex
 
                     blob = self._blobs[index] = BlobIndex(ref.open, what=ref.what)
-                data = blob.read(path, n)
+                data = blob.read(path, n, offset)
             else:
                 fetch_saved = getattr(self._src, "fetch_saved", None)
                 if fetch_saved is None:

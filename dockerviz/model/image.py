@@ -257,7 +257,21 @@ class Image:
             raise FileContentsError(f"{self.name} was not read from a source that can give file contents "
                                     "(analyse it with dockerviz.analyze to read its files).")
         target = entry.link if entry.kind == E.HARDLINK else key
-        return self.reader.read(k, target, n)
+        found = self._layer_map(k)["entries"].get(target)
+        if found is not None and found.kind == E.FILE:
+            n = min(n, found.size)  # a read by offset must stop at the member's end
+        return self.reader.read(k, target, n, self._offset(k, target))
+
+    def _offset(self, k: int, path: str) -> int | None:
+        """Where the header walk found the data of `path` in layer k (None: not recorded)."""
+        offsets = getattr(self.contents[k], "offsets", None)
+        if offsets is None:
+            return None
+        m = self._layer_map(k)
+        where = m.get("offsets")
+        if where is None:
+            where = m["offsets"] = dict(zip((e.path for e in self.contents[k].entries), offsets))
+        return where.get(path)
 
     def _regular(self, path, layer):
         from ..errors import FileContentsError

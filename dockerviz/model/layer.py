@@ -32,13 +32,18 @@ class LayerContent(Record):
     _fields = ("entries", "whiteouts", "opaque_dirs", "tar_bytes", "packages")
 
     def __init__(self, entries: list[E.Entry] | None = None, whiteouts: list[str] | None = None,
-                 opaque_dirs: list[str] | None = None, tar_bytes: int = 0, packages: dict | None = None):
+                 opaque_dirs: list[str] | None = None, tar_bytes: int = 0, packages: dict | None = None,
+                 offsets=None):
         self.entries = [] if entries is None else entries
         self.whiteouts = [] if whiteouts is None else whiteouts
         self.opaque_dirs = [] if opaque_dirs is None else opaque_dirs
         self.tar_bytes = tar_bytes
         # package-database files kept while reading: {path: [(name, version, size)]}; None: not captured
         self.packages = packages
+        # where each entry's data starts in the uncompressed layer tar (an array, entries' order), when the
+        # layer was read from a tar: a file's bytes are then one seek away. Not a fact of the layer's
+        # content (a layer read in place has none), so not compared.
+        self.offsets = offsets
 
     @cached_property
     def disk_bytes(self) -> int:
@@ -223,25 +228,35 @@ def verify(digests: dict, *, what: str, diff_id: str | None = None, blob_digest:
 
 def read_layer_stream(stream: th.ByteStream, *, what: str = "layer") -> LayerContent:
     """Parse an uncompressed layer tar from a ByteStream."""
+    from array import array
+
     from . import packages
 
     try:
-        if not packages.CAPTURE:
-            return content_from_headers(th.iter_headers(stream, what=what), what=what)
         builder = ContentBuilder(what)
         add = builder.add
-        collector = packages.Collector()
+        entries = builder.entries
+        offsets = array("q")  # where each entry's data starts: a file is read later by one seek
+        record = offsets.append
+        collector = packages.Collector() if packages.CAPTURE else None
         wanted = packages.wanted_raw
         for h in th.iter_headers(stream, what=what):
+            n = len(entries)
             add(h)
-            if h.typeflag in _DATA_TYPES and wanted(h.name):
+            if len(entries) != n:
+                record(h.offset)
+            if collector is not None and h.typeflag in _DATA_TYPES and wanted(h.name):
                 # the walker lets a consumer read the member's data before it skips on
                 path = E.normalise(h.name, what=f"{what} member")
                 n = collector.want(path, h.size)
                 if n and stream.pos == h.offset:
                     collector.add(path, stream.read(n))
         content = builder.finish()
-        content.packages = collector.result()
+        if len(content.entries) != len(offsets):  # duplicated paths: the last copy's data
+            where = dict(zip(map(_path_of, entries), offsets))
+            offsets = array("q", [where[e.path] for e in content.entries])
+        content.offsets = offsets
+        content.packages = collector.result() if collector is not None else None
         return content
     except ArchiveError:
         raise

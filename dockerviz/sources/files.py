@@ -87,30 +87,35 @@ class BlobIndex:
         self._index: dict[str, th.TarHeader] | None = None
         self._compressed: bool | None = None
 
-    def _build(self) -> None:
-        from ..model.compression import sniff
+    def _sniff(self) -> bool:
+        if self._compressed is None:
+            from ..model.compression import sniff
 
+            with self._opener() as f:
+                self._compressed = sniff(f.read(4)) != "tar"
+        return self._compressed
+
+    def _build(self) -> None:
+        index: dict[str, th.TarHeader] = {}
         with self._opener() as f:
-            head = f.read(4)
-            f.seek(0)
-            self._compressed = sniff(head) != "tar"
-            if self._compressed:
-                self._index = {}
-                return
-            index: dict[str, th.TarHeader] = {}
             for h in th.iter_headers(th.ByteStream(f), what=self.what):
                 try:
                     path = E.normalise(h.name, what=f"{self.what} member")
                 except ArchiveError:
                     continue
                 index[path] = h  # the last copy of a path wins, as in the filesystem
-            self._index = index
+        self._index = index
 
-    def read(self, path: str, n: int) -> bytes:
+    def read(self, path: str, n: int, offset: int | None = None) -> bytes:
+        """Up to n bytes of the member `path`; `offset` (where the header walk found its data) saves the walk."""
+        if self._sniff():
+            return self._read_compressed(path, n, offset)
+        if offset is not None:
+            with self._opener() as f:
+                f.seek(offset)
+                return f.read(n)
         if self._index is None:
             self._build()
-        if self._compressed:
-            return self._read_compressed(path, n)
         h = self._index.get(path)
         if h is None or h.typeflag not in _DATA_TYPES:
             raise MemberNotFound(f"The layer holds no regular file {E.display_path(path)}.")
@@ -118,12 +123,16 @@ class BlobIndex:
             f.seek(h.offset)
             return f.read(min(n, h.size))
 
-    def _read_compressed(self, path: str, n: int) -> bytes:
+    def _read_compressed(self, path: str, n: int, offset: int | None = None) -> bytes:
         from ..model.compression import open_layer_stream
 
         found = None
         with self._opener() as raw:
             stream = open_layer_stream(raw, what=self.what)
+            if offset is not None:  # decompressed up to the member's data, and no further
+                if not stream.skip(offset):
+                    raise ArchiveError(f"The {self.what} ends before the member {E.display_path(path)}.")
+                return stream.read(n)
             try:
                 for h in th.iter_headers(stream, what=self.what):
                     try:

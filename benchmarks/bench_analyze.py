@@ -196,6 +196,28 @@ def dockerviz_cmd(image, out, path):
     return [sys.executable, "-m", "dockerviz", "analyze", image, "--json", out, "--path", path, "-q"]
 
 
+# The save-stream path with hashing and verification switched off: the reference the cost of
+# verification is measured against (the benchmark's own patch; dockerviz itself has no such switch).
+UNVERIFIED = r"""
+import sys
+import dockerviz.sources.streaming as S
+class _Null:
+    def update(self, data): pass
+    def hexdigest(self): return "0" * 64
+class _Hashlib:
+    @staticmethod
+    def sha256(): return _Null()
+S.hashlib = _Hashlib
+S.verify = lambda *a, **k: None
+from dockerviz.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def unverified_cmd(image, out, path):
+    return [sys.executable, "-c", UNVERIFIED, "analyze", image, "--json", out, "--path", path, "-q"]
+
+
 def numbers(data: dict) -> tuple:
     img = data["image"]
     return (img["sizeBytes"], img["inefficientBytes"], round(img["efficiencyScore"], 9),
@@ -244,6 +266,13 @@ def run_timings(image: str, repeat: int, tmp: str) -> dict:
             return r
         return go
 
+    def cold_unverified():
+        cache = tempfile.mkdtemp(dir=tmp, prefix="cache-")
+        out = os.path.join(tmp, "cold-unverified.json")
+        r = timed(unverified_cmd(image, out, "save-stream"), env=dict(env, DOCKERVIZ_CACHE_DIR=cache))
+        shutil.rmtree(cache, ignore_errors=True)
+        return r
+
     def dive():
         out = os.path.join(tmp, "dive.json")
         r = timed(["dive", image, "--json", out], env=env)
@@ -262,6 +291,7 @@ def run_timings(image: str, repeat: int, tmp: str) -> dict:
     cases = [("dive --json", dive), ("docker save alone (reference)", docker_save)]
     for p in ("tar-split", "overlay2-diff", "save-stream", "auto"):
         cases.append((f"dockerviz cold --path {p}", cold(p)))
+    cases.append((UNVERIFIED_NAME, cold_unverified))
     cases.append(("dockerviz warm --path auto (cache hit)", warm("auto")))
     cases.append(("dockerviz warm --path save-stream (cache hit)", warm("save-stream")))
 
@@ -276,6 +306,9 @@ def run_timings(image: str, repeat: int, tmp: str) -> dict:
             runs.setdefault(name, []).append((wall, rss))
             log(f"round {i + 1}: {name:46s} {wall:6.2f} s  {rss / 1e6:6.1f} MB")
     return runs, outs
+
+
+UNVERIFIED_NAME = "save-stream, no hashing (reference)"
 
 
 def engine_client():
@@ -579,6 +612,9 @@ def large(args, client, tmp) -> list:
             note = ("" if key == "dive" else f"{paths.get(key)}, ") + ("same numbers" if agree[key] else "DIFFERENT")
         rss_txt = f"{rss / 1e6:7.1f} {rss / dive_rss:7.2f}" if rss else f"{'':7s} {'':7s}"
         print(f"{name:48s} {wall:7.2f} {wall / dive_wall:7.3f} {rss_txt}  {note}")
+    verified, plain = med["dockerviz cold --path save-stream"][0], med[UNVERIFIED_NAME][0]
+    print(f"verification (sha256 of every layer as it streams, checked against its diff id) on the cold "
+          f"save-stream path: {verified:.2f} s against {plain:.2f} s without hashing = {verified / plain:.3f}x")
     print(f"modules imported by `dockerviz analyze --json` (warm): "
           f"{' '.join(imported) or 'none of pandas, ipywidgets, matplotlib, docker, numpy, IPython'}")
     for m in memory:

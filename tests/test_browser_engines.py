@@ -67,10 +67,14 @@ def test_monitor_and_overview_across_two_engines(lab, chromium, docker_client, t
             page.wait_for_function("el => /[4-9] samples|\\d{2,} samples/.test(el.innerText)",
                                    arg=mon.element_handle(), timeout=30_000)
             page.wait_for_function("el => el.complete && el.naturalWidth > 100", arg=mon.locator("img").element_handle())
-            rows = mon.locator(".dockerviz-usage-table tr")
-            assert rows.count() == 3
-            assert rows.nth(0).locator("th").all_inner_texts()[:2] == ["container", "engine"]
-            assert {rows.nth(i).locator("td").nth(1).inner_text() for i in (1, 2)} == {"local", "tls"}
+            # the table is replaced on every refresh: read it whole, in the page, until both rows have samples
+            table = page.wait_for_function(
+                """sel => { const t = document.querySelector(sel); if (!t) return null;
+                            const rows = [...t.querySelectorAll('tr')].map(r => [...r.children].map(c => c.innerText));
+                            return rows.length === 3 && rows.slice(1).every(r => r.length === 9) ? rows : null; }""",
+                arg=f"{MONITOR} .dockerviz-usage-table", timeout=30_000).json_value()
+            assert table[0][:2] == ["container", "engine"]
+            assert {r[1] for r in table[1:]} == {"local", "tls"}
 
             _run_cell(page, 2)
             page.wait_for_selector(OVERVIEW, timeout=60_000)

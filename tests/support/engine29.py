@@ -13,7 +13,9 @@ for the newer engine:
   answers reshaped as 1.52 shapes them where that is cheap: image inspect
   without VirtualSize, Container, ContainerConfig and the empty fields 1.52
   omits, container inspect without the NetworkSettings fields 1.52 removed,
-  events without `status`, `id` and `from`.
+  events without `status`, `id` and `from`; and `docker save` in the format
+  Engine 25+ writes (blobs/sha256, manifest.json naming them, index.json), so
+  an image's layer names agree with what the daemon's version implies.
 
 Run as `python engine29.py LISTEN_SOCKET REAL_SOCKET`; it prints its
 DOCKER_HOST once listening. Everything else (bodies, streams, hijacked
@@ -28,6 +30,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 MIN_VERSION = "1.44"
@@ -164,7 +167,81 @@ def _kind(method: bytes, path: str) -> str | None:
         return "container"
     if path == "/events":
         return "event"
+    if re.match(r"^/images/.+/get$", path) or path == "/images/get":
+        return "save"
     return None
+
+
+def as_engine25_save(legacy) -> "tempfile._TemporaryFileWrapper":
+    """A 20.10 `docker save` tar rewritten as Engine 25+ writes it: blobs/sha256/<digest> for configs and
+    (uncompressed) layers, manifest.json naming them, index.json and oci-layout."""
+    import hashlib
+    import io
+    import tarfile
+
+    out = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=legacy) as src, tarfile.open(fileobj=out, mode="w") as dst:
+        def member(name):
+            m = src.getmember(name)
+            while m.issym():
+                m = src.getmember(os.path.normpath(os.path.join(os.path.dirname(m.name), m.linkname)))
+            return src.extractfile(m)
+
+        def add(name, data=None, fileobj=None, size=0):
+            info = tarfile.TarInfo(name)
+            if data is None and fileobj is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            else:
+                info.size, info.mode = (len(data) if data is not None else size), 0o644
+            info.mtime = 0
+            dst.addfile(info, io.BytesIO(data) if data is not None else fileobj)
+
+        manifest = json.load(src.extractfile("manifest.json"))
+        add("blobs")
+        add("blobs/sha256")
+        written, entries, descriptors = set(), [], []
+        for image in manifest:
+            config = src.extractfile(image["Config"]).read()
+            config_hex = hashlib.sha256(config).hexdigest()
+            if config_hex not in written:
+                add(f"blobs/sha256/{config_hex}", config)
+                written.add(config_hex)
+            layers = []
+            for name in image["Layers"]:
+                f = member(name)
+                digest = hashlib.sha256()
+                size = 0
+                while block := f.read(1 << 20):
+                    digest.update(block)
+                    size += len(block)
+                hexd = digest.hexdigest()
+                if hexd not in written:
+                    f = member(name)
+                    add(f"blobs/sha256/{hexd}", fileobj=f, size=size)
+                    written.add(hexd)
+                layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": f"sha256:{hexd}",
+                               "size": size})
+            body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": f"sha256:{config_hex}", "size": len(config)},
+                               "layers": layers}).encode()
+            body_hex = hashlib.sha256(body).hexdigest()
+            if body_hex not in written:
+                add(f"blobs/sha256/{body_hex}", body)
+                written.add(body_hex)
+            for tag in image.get("RepoTags") or [None]:
+                descriptors.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                    "digest": f"sha256:{body_hex}", "size": len(body),
+                                    **({"annotations": {"io.containerd.image.name": tag,
+                                                        "org.opencontainers.image.ref.name": tag.rsplit(":", 1)[-1]}}
+                                       if tag else {})})
+            entries.append({"Config": f"blobs/sha256/{config_hex}", "RepoTags": image.get("RepoTags"),
+                            "Layers": [f"blobs/sha256/{d['digest'][7:]}" for d in layers]})
+        add("index.json", json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                      "manifests": descriptors}).encode())
+        add("manifest.json", json.dumps(entries).encode())
+        add("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+    return out
 
 
 def too_old(version: str) -> bytes:
@@ -274,6 +351,29 @@ def serve_connection(client_sock: socket.socket, target: str, real_version: str)
                             raw = b"%x\r\n" % len(payload) + payload + b"\r\n"
                         client_sock.sendall(raw)
                     if entry["close"]:
+                        break
+                    continue
+                if kind == "save":
+                    with tempfile.TemporaryFile() as legacy:
+                        if chunked:
+                            for _, payload in server.chunks():
+                                legacy.write(payload)
+                        elif length is not None:
+                            legacy.write(server.exact(int(length)))
+                        else:
+                            for data in server.rest():
+                                legacy.write(data)
+                        legacy.seek(0)
+                        oci = as_engine25_save(legacy)
+                    headers = [(k, v) for k, v in headers
+                               if k.strip().lower() not in (b"content-length", b"transfer-encoding")]
+                    headers.append((b"Content-Length", b" " + str(oci.seek(0, 2)).encode()))
+                    oci.seek(0)
+                    client_sock.sendall(_join(first, headers))
+                    while block := oci.read(1 << 20):
+                        client_sock.sendall(block)
+                    oci.close()
+                    if entry["close"] or (length is None and not chunked):
                         break
                     continue
                 if kind is not None and kind != "event":

@@ -244,6 +244,11 @@ def test_credential_helper(registry, pushed, opts, tmp_path, monkeypatch):
     img = dockerviz.analyze(ref, cache=False, registry={**opts, "docker_config": str(config)})
     assert img.source == "registry"
     assert log.read_text().split() == [registry.host]
+    # credHelpers: a helper for this registry only, winning over auths
+    config.write_text(json.dumps({"credHelpers": {registry.host: "dvtest"},
+                                  "auths": {registry.host: {"auth": base64.b64encode(b"x:wrong").decode()}}}))
+    assert dockerviz.analyze(ref, cache=False, registry={**opts, "docker_config": str(config)}).id == img.id
+    assert log.read_text().split() == [registry.host, registry.host]
 
 
 def test_tls_needs_the_ca_and_says_where_to_put_it(registry, pushed, opts, tmp_path):

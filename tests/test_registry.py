@@ -356,8 +356,9 @@ def test_skopeo_transport_prefixes(saved_archive, tmp_path):
     plain = _without_layer_ids(dockerviz.analyze(PD, cache=False))
     archive = saved_archive(PD)
     subprocess.run(["skopeo", "copy", "-q", f"docker-daemon:{PD}", f"oci:{tmp_path / 'layout'}:v1"], check=True)
+    subprocess.run(["skopeo", "copy", "-q", f"docker-daemon:{PD}", f"oci-archive:{tmp_path / 'o.tar'}:v1"], check=True)
     for src in (f"docker://{PD}", f"docker-daemon:{PD}", f"docker-archive:{archive}",
-                f"oci:{tmp_path / 'layout'}:v1"):
+                f"oci:{tmp_path / 'layout'}:v1", f"oci-archive:{tmp_path / 'o.tar'}:v1"):
         assert _without_layer_ids(dockerviz.analyze(src, cache=False)) == plain, src
     with pytest.raises(dockerviz.SourceError, match="No such file"):
         dockerviz.analyze(f"oci-archive:{tmp_path / 'missing.tar'}", cache=False)

@@ -165,7 +165,7 @@ def run(ids: list, seconds: float) -> dict:
     t0 = time.time()
     cli = subprocess.Popen(
         ["docker", "stats", "--format", "{{json .}}", *ids],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=open(os.path.join("/tmp", f"bench-stats-cli-{os.getpid()}.err"), "wb"),
         # a shell without job control starts background jobs with SIGINT ignored
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )

@@ -137,7 +137,8 @@ class StatsSampler:
             self._socket = socket_path if socket_path is not None else _local_socket()
             if self._socket is not None:
                 try:
-                    self.targets = resolve_targets(None, containers, inspect=self._inspect_local)
+                    found = self._inspect_all([getattr(c, "id", c) for c in containers])
+                    self.targets = resolve_targets(None, containers, inspect=lambda ref: found[str(ref)])
                 except _LocalFailed:
                     self._socket = None  # docker-py below words what went wrong
         self._owns_client = client is None
@@ -340,6 +341,58 @@ class StatsSampler:
             raise _LocalFailed(f"no container {ref}", not_found=True) from None
         except local_api.LocalUnavailable as exc:
             raise _LocalFailed(str(exc)) from None
+
+    def _inspect_all(self, refs: list) -> dict:
+        """{ref: inspect answer} for every ref, the requests all sent at once (a busy daemon answers
+        50 of them in the time of a few when they are not asked one after another)."""
+        import selectors
+
+        from .. import engine_socket as local_api
+
+        sel = selectors.DefaultSelector()
+        got: dict = {}
+        try:
+            for ref in dict.fromkeys(str(r) for r in refs):
+                try:
+                    sock = local_api.send_request(self._socket, f"/containers/{local_api.quote_path(ref)}/json")
+                except local_api.LocalUnavailable as exc:
+                    raise _LocalFailed(str(exc)) from None
+                got[ref] = []
+                sel.register(sock, selectors.EVENT_READ, ref)
+            left = len(got)
+            while left:
+                events = sel.select(timeout=30)
+                if not events:
+                    raise _LocalFailed("the daemon did not answer in 30 s")
+                for key, _ in events:
+                    try:
+                        data = key.fileobj.recv(1 << 16)
+                    except BlockingIOError:
+                        continue
+                    except OSError as exc:
+                        raise _LocalFailed(str(exc)) from None
+                    if data:
+                        got[key.data].append(data)
+                        continue
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    left -= 1
+        finally:
+            for key in list(sel.get_map().values()):
+                key.fileobj.close()
+            sel.close()
+        out = {}
+        for ref, parts in got.items():
+            try:
+                body = local_api.split_head(b"".join(parts), f"the container {ref}")
+                out[ref] = json.loads(body) if body is not None else None
+            except local_api._NotFound:
+                raise _LocalFailed(f"no container {ref}", not_found=True) from None
+            except (local_api.LocalUnavailable, ValueError) as exc:
+                raise _LocalFailed(str(exc)) from None
+            if not isinstance(out[ref], dict) or "Id" not in out[ref]:
+                raise _LocalFailed(f"the daemon's answer about {ref} is not a container")
+        return out
 
     def _run_local(self) -> None:
         """Every stream's request sent at once, then whatever any socket has, as it comes."""

@@ -215,11 +215,18 @@ class Image:
     def _layer_map(self, i: int) -> dict:
         m = self._layer_maps.get(i)
         if m is None:
+            from operator import attrgetter
+
             c = self.contents[i]
-            m = {"entries": {e.path: e for e in c.entries}, "whiteouts": set(c.whiteouts),
-                 "opaque": set(c.opaque_dirs)}
+            index = dict(zip(map(attrgetter("path"), c.entries), range(len(c.entries))))  # C loops only
+            m = {"index": index, "whiteouts": set(c.whiteouts), "opaque": set(c.opaque_dirs)}
             self._layer_maps[i] = m
         return m
+
+    def _entry_in(self, k: int, path: str):
+        """The entry layer k holds at `path`, else None."""
+        i = self._layer_map(k)["index"].get(path)
+        return None if i is None else self.contents[k].entries[i]
 
     @staticmethod
     def _path_key(path) -> str:
@@ -240,13 +247,13 @@ class Image:
             parents.append(p)
         for k in range(top, -1, -1):
             m = self._layer_map(k)
-            e = m["entries"].get(key)
-            if e is not None:
-                return k, e
+            i = m["index"].get(key)
+            if i is not None:
+                return k, self.contents[k].entries[i]
             if key in m["whiteouts"] or any(a in m["whiteouts"] or a in m["opaque"] for a in parents):
                 return None
-            ents = m["entries"]
-            if any((pe := ents.get(a)) is not None and pe.kind != E.DIR for a in parents):
+            ents, index = self.contents[k].entries, m["index"]
+            if any((j := index.get(a)) is not None and ents[j].kind != E.DIR for a in parents):
                 return None
         return None
 
@@ -257,7 +264,7 @@ class Image:
             raise FileContentsError(f"{self.name} was not read from a source that can give file contents "
                                     "(analyse it with dockerviz.analyze to read its files).")
         target = entry.link if entry.kind == E.HARDLINK else key
-        found = self._layer_map(k)["entries"].get(target)
+        found = self._entry_in(k, target)
         if found is not None and found.kind == E.FILE:
             n = min(n, found.size)  # a read by offset must stop at the member's end
         return self.reader.read(k, target, n, self._offset(k, target))
@@ -265,13 +272,8 @@ class Image:
     def _offset(self, k: int, path: str) -> int | None:
         """Where the header walk found the data of `path` in layer k (None: not recorded)."""
         offsets = getattr(self.contents[k], "offsets", None)
-        if offsets is None:
-            return None
-        m = self._layer_map(k)
-        where = m.get("offsets")
-        if where is None:
-            where = m["offsets"] = dict(zip((e.path for e in self.contents[k].entries), offsets))
-        return where.get(path)
+        i = self._layer_map(k)["index"].get(path) if offsets is not None else None
+        return None if i is None else offsets[i]
 
     def _regular(self, path, layer):
         from ..errors import FileContentsError
@@ -290,7 +292,7 @@ class Image:
             raise FileContentsError(f"{E.display_path(key)} is a {entry.kind}, not a regular file.")
         size = entry.size
         if entry.kind == E.HARDLINK:
-            target = self._layer_map(k)["entries"].get(entry.link)
+            target = self._entry_in(k, entry.link)
             size = target.size if target is not None else 0
         return key, k, entry, size
 
@@ -328,7 +330,7 @@ class Image:
         if entry.kind in (E.FILE, E.HARDLINK):
             data = self._read_entry(k, key, entry, max_bytes)
             if entry.kind == E.HARDLINK:
-                target = self._layer_map(k)["entries"].get(entry.link)
+                target = self._entry_in(k, entry.link)
                 if target is not None:
                     entry = E.Entry(entry.path, E.FILE, target.size, entry.mode, entry.uid, entry.gid, "")
         return C.preview_of(key, k, entry, data)
@@ -339,9 +341,9 @@ class Image:
             return None, None
         k, entry = found
         if entry.kind == E.HARDLINK:
-            target = self._layer_map(k)["entries"].get(entry.link)
+            target = self._entry_in(k, entry.link)
             entry = E.Entry(entry.path, E.FILE, target.size if target else 0, entry.mode, entry.uid, entry.gid, "")
-            entry_for_read = self._layer_map(k)["entries"].get(key)
+            entry_for_read = self._entry_in(k, key)
         else:
             entry_for_read = entry
         data = None

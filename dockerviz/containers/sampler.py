@@ -70,13 +70,8 @@ def stream_client(connections: int = 10):
     docker-py pools 10 connections per host by default; more concurrent
     streams than that make urllib3 log "Connection pool is full" warnings.
     """
-    base = engine.client(timeout=None)  # probes the daemon and pins the API version
-    version = base.api.api_version
-    base.close()
-    import docker
-
-    with engine.translated("a stats stream", kind="container"):
-        return docker.from_env(timeout=None, version=version, max_pool_size=max(10, connections + 2))
+    # the engine the environment names (DOCKER_HOST or a docker context), at the negotiated version
+    return engine.client(timeout=None, max_pool_size=max(10, connections + 2))
 
 
 def _name_of(info: dict) -> str:

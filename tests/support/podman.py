@@ -18,7 +18,7 @@ from pathlib import Path
 from . import stop_process
 from .engine import ping
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # a busy machine can take a minute to bring the service up
 LOAD_TIMEOUT = 120.0
 
 CONTAINERS_CONF = """\

@@ -45,7 +45,11 @@ def layout(tmp_path):
     amd, arm = _image(files, 1000, "amd64"), _image(files, 2000, "arm64")
     amd["platform"] = {"os": "linux", "architecture": "amd64"}
     arm["platform"] = {"os": "linux", "architecture": "arm64", "variant": "v8"}
-    attestation = _blob(files, b'{"schemaVersion":2,"config":{},"layers":[]}', OCI_MANIFEST,
+    statement = _blob(files, b'{"_type":"https://in-toto.io/Statement/v0.1"}', "application/vnd.in-toto+json")
+    attestation_body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": _blob(files, b"{}", "application/vnd.oci.image.config.v1+json"),
+                        "layers": [statement]}
+    attestation = _blob(files, json.dumps(attestation_body).encode(), OCI_MANIFEST,
                         platform={"os": "unknown", "architecture": "unknown"},
                         annotations={"vnd.docker.reference.type": "attestation-manifest",
                                      "vnd.docker.reference.digest": amd["digest"]})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from support import package_images as pi
 from test_browser_widgets import DIFF, EXPLORER, assert_clean, page, run_notebook  # noqa: F401 - page: the fixture
 

@@ -19,11 +19,11 @@ import tarfile
 import tracemalloc
 
 import pytest
+from support import images
+from support import package_images as pi
 
 import dockerviz
 from dockerviz.model import packages as P
-from support import images
-from support import package_images as pi
 
 PKG = "dockerviz-test/packages"
 SITE = "/" + pi.SITE

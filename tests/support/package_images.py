@@ -25,7 +25,7 @@ import subprocess
 import tarfile
 import tempfile
 import zipfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from . import images
@@ -143,7 +143,7 @@ def _apk(pkgs) -> bytes:
     return _tar({"lib/apk/db/installed": text.encode()})
 
 
-@lru_cache(maxsize=None)
+@cache
 def packages_spec() -> images.ImageSpec:
     files = {f"l1/{n}_{v.split(':')[-1]}.deb": _deb(n, v, k) for n, v, k in DEBS_1}
     files.update({f"l2/{n}_{v.split(':')[-1]}.deb": _deb(n, v, k) for n, v, k in DEBS_2})
@@ -171,7 +171,7 @@ ADD hostile.tar /
                             dockerfile=dockerfile, files=files, layers=1 + 13)
 
 
-@lru_cache(maxsize=None)
+@cache
 def apk_spec() -> images.ImageSpec:
     """An apk database rewritten by a later layer (on busybox: Debian's /lib is a link an ADD would replace)."""
     return images.ImageSpec(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import gzip
+import hashlib
 import html
 import io
 import json
@@ -232,6 +233,17 @@ def _blank_layer(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def add_blanked_marker(dst, digests: dict) -> None:
+    """Name what each blanked layer tar hashes to (its diff id names the original bytes): the
+    archive source checks the layers against these instead."""
+    from .sources.oci import BLANKED
+
+    body = json.dumps({"format": "dockerviz-blanked/1", "layers": digests}, indent=1, sort_keys=True).encode()
+    info = tarfile.TarInfo(BLANKED)
+    info.size, info.mode = len(body), 0o644
+    dst.addfile(info, io.BytesIO(body))
+
+
 class _Zeros(io.RawIOBase):
     def __init__(self, size: int):
         self.left = size
@@ -265,9 +277,11 @@ def write_blank_archive(chunks, out) -> Path:
                 layers = {p for m in manifest for p in m.get("Layers") or []}
                 with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
                         tarfile.open(fileobj=gz, mode="w:", format=tarfile.PAX_FORMAT) as dst:
+                    digests = {}
                     for member in src.getmembers():
                         if member.isreg() and member.name in layers:
                             data = _blank_layer(src.extractfile(member).read())
+                            digests[member.name] = "sha256:" + hashlib.sha256(data).hexdigest()
                             info = tarfile.TarInfo(member.name)
                             info.size, info.mode, info.mtime = len(data), member.mode, member.mtime
                             dst.addfile(info, io.BytesIO(data))
@@ -275,6 +289,7 @@ def write_blank_archive(chunks, out) -> Path:
                             dst.addfile(member, src.extractfile(member))
                         else:
                             dst.addfile(member)
+                    add_blanked_marker(dst, digests)
             os.replace(tmp, out)
         finally:
             if tmp.exists():

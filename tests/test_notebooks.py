@@ -213,3 +213,30 @@ def test_tour_live_mode_is_chosen_when_a_daemon_answers(docker_engine, docker_cl
         env["DOCKER_HOST"] = docker_engine.base_url
     proc = _tour(["--dir", str(tmp_path / "tour"), "--dry-run"], env)
     assert proc.returncode == 0 and "LIVE" in proc.stdout, proc.stdout
+
+
+def test_a_blanked_recording_is_still_checked_against_what_it_names(tmp_path):
+    """dockerviz-blanked.json names what each blanked layer hashes to: a layer altered after
+    blanking is refused like an altered layer of any archive."""
+    import gzip
+    import io
+    import tarfile
+
+    import dockerviz
+    from dockerviz.demo import RECORDINGS
+    from dockerviz.errors import IntegrityError
+
+    src = RECORDINGS / "layers" / "after.tar.gz"
+    assert dockerviz.analyze(str(src), cache=False).size_bytes > 0
+    out = tmp_path / "altered.tar.gz"
+    with tarfile.open(src) as tar, gzip.open(out, "wb") as gz, tarfile.open(fileobj=gz, mode="w:") as dst:
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read() if member.isreg() else None
+            if data is not None and member.name.endswith("layer.tar"):
+                with tarfile.open(fileobj=io.BytesIO(data)) as inner:
+                    file = next((m for m in inner.getmembers() if m.isreg() and m.size), None)
+                if file is not None:  # one byte of a (blanked) file's contents
+                    data = data[:file.offset_data] + b"\x01" + data[file.offset_data + 1:]
+            dst.addfile(member, io.BytesIO(data) if data is not None else None)
+    with pytest.raises(IntegrityError):
+        dockerviz.analyze(str(out), cache=False)

@@ -22,12 +22,13 @@ class LayerRef(Record):
     """One layer of an image, in manifest order."""
 
     __slots__ = _fields = ("diff_id", "id", "open", "reader", "size_hint", "what", "fetch", "blob_digest", "blob_size",
-                           "verify", "cache_key")
+                           "verify", "cache_key", "content_digest")
 
     def __init__(self, diff_id: str, id: str, open: Callable[[], BinaryIO] | None = None,
                  reader: Callable[[], LayerContent] | None = None, size_hint: int | None = None,
                  what: str = "layer", fetch: Callable[[str, int], bytes] | None = None, blob_digest: str | None = None,
-                 blob_size: int | None = None, verify: bool = True, cache_key: str | None = None):
+                 blob_size: int | None = None, verify: bool = True, cache_key: str | None = None,
+                 content_digest: str | None = None):
         self.diff_id = diff_id
         self.id = id  # the name dive prints: the legacy layer directory or the blob digest hex
         self.open = open  # the layer blob, possibly compressed
@@ -41,6 +42,9 @@ class LayerRef(Record):
         # The key its content is cached under when that is not the diff id: a layer read from its
         # table of contents alone is proven by the TOC's digest, not by the diff id.
         self.cache_key = cache_key
+        # What the layer tar hashes to when it is not the diff id: dockerviz's own blanked recordings
+        # (file bytes zeroed, headers kept) name it in dockerviz-blanked.json.
+        self.content_digest = content_digest
 
     def read(self) -> LayerContent:
         """The layer's content; from a blob, only once its bytes hash to the diff id (and blob digest)."""
@@ -51,6 +55,8 @@ class LayerRef(Record):
         with self.open() as f:
             if not self.verify:
                 return read_layer(f, what=self.what)
+            if self.content_digest is not None:
+                return read_layer(f, what=self.what, diff_id=self.content_digest)
             return read_layer(f, what=self.what, diff_id=self.diff_id, blob_digest=self.blob_digest,
                               blob_size=self.blob_size)
 

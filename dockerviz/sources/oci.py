@@ -245,6 +245,21 @@ def _config_digest(config_name: str) -> str:
     return config_name
 
 
+BLANKED = "dockerviz-blanked.json"  # written by dockerviz.demo.write_blank_archive
+
+
+def _blanked_digests(store: Store) -> dict:
+    """Layer name -> sha256 of its blanked tar, for a recording dockerviz blanked; {} otherwise."""
+    if not store.exists(BLANKED):
+        return {}
+    doc = load_json(store.read(BLANKED, BLANKED), f"{BLANKED} in {store.where}")
+    layers = doc.get("layers") if isinstance(doc, dict) else None
+    if not isinstance(layers, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.startswith("sha256:")
+                                               for k, v in layers.items()):
+        raise ArchiveError(f"{BLANKED} in {store.where} is not a map of layer names to sha256 digests.")
+    return layers
+
+
 def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: str,
                        want: str | None = None, platform: str | None = None) -> ImageRecord:
     picked, note = choose(legacy_candidates(store), image=want, platform=platform, where=store.where)
@@ -257,6 +272,7 @@ def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: 
             f"manifest.json in {store.where} lists {len(layer_names)} layers but the config has "
             f"{len(diff_ids)} diff ids. The archive is inconsistent."
         )
+    blanked = _blanked_digests(store)
     layers = []
     for i, (name, diff_id) in enumerate(zip(layer_names, diff_ids)):
         if not isinstance(name, str) or not store.exists(name):
@@ -267,8 +283,10 @@ def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: 
         parts = name.split("/")
         layer_id = parts[-1] if parts[0] == "blobs" else (parts[-2] if len(parts) > 1 else name)
         blob_digest = f"sha256:{parts[-1]}" if parts[0] == "blobs" and parts[1:2] == ["sha256"] else None
+        content = blanked.get(name)
         layers.append(LayerRef(diff_id=diff_id, id=layer_id, open=store.opener(name), size_hint=store.size(name),
-                               what=f"layer {i} ({name}) of {store.where}", blob_digest=blob_digest))
+                               what=f"layer {i} ({name}) of {store.where}", blob_digest=blob_digest,
+                               content_digest=content, cache_key=content))
     return ImageRecord(reference=reference, image_id=_config_digest(config_name),
                        repo_tags=list(chosen.get("RepoTags") or []), config=config, layers=layers,
                        source_kind=source_kind, path=path,

@@ -356,7 +356,7 @@ print(json.dumps({"entries": n, "model": model - base, "full": full - base, "pea
 """
 
 
-def synthetic_archive(path: str, entries: int, layers: int = 5) -> None:
+def synthetic_archive(path: str, entries: int, layers: int = 5, max_size: int = 65536) -> None:
     """A legacy `docker save` archive of `layers` layers and `entries` entries in all, written sparse.
 
     Paths look like a Python tree (about 45 bytes), file sizes vary (100 B to 64 kB),
@@ -390,7 +390,7 @@ def synthetic_archive(path: str, entries: int, layers: int = 5) -> None:
                     out.write(header(d + "/", 0, tarfile.DIRTYPE, 0o755))
                     written += 1
                     continue
-                size = int(rng.lognormvariate(7.5, 1.2)) % 65536 + 100
+                size = int(rng.lognormvariate(7.5, 1.2)) % max_size + 100
                 name = f"{d}/module_{i:06d}.py"
                 out.write(header(name, size, tarfile.REGTYPE, rng.choice((0o644, 0o755))))
                 out.seek(out.tell() + (size + 511) // 512 * 512)
@@ -495,7 +495,7 @@ def scale_curve(sizes: list, tmp: str) -> list:
     for n in sizes:
         path = os.path.join(tmp, f"scale-{n}.tar")
         log(f"scale: writing a synthetic archive of {n} entries")
-        synthetic_archive(path, n)
+        synthetic_archive(path, n, max_size=1024)  # small files: the curve is of entries, not of bytes hashed
         json_out = os.path.join(tmp, "scale.json")
         cmd = [sys.executable, "-m", "dockerviz", "analyze", path, "--json", json_out, "-q", "--no-cache"]
         timed(cmd, env=env)  # page cache
@@ -511,8 +511,8 @@ def scale_curve(sizes: list, tmp: str) -> list:
 
 
 def print_scale(curve: list) -> None:
-    print("\nScale curve: synthetic `docker save` archives (5 layers), `dockerviz analyze --json --no-cache`, "
-          "whole process")
+    print("\nScale curve: synthetic `docker save` archives (5 layers, files of 100 B to 1.1 kB), "
+          "`dockerviz analyze --json --no-cache`, whole process")
     print(f"{'entries':>9} {'wall s':>8} {'us/entry':>9} {'peak RSS MB':>12} {'B/entry':>8} "
           f"{'marginal us/entry':>18} {'marginal B/entry':>17}")
     prev = None

@@ -22,6 +22,9 @@ from .errors import (
 )
 
 CONNECT_TIMEOUT = 5
+# Seconds (after connecting within CONNECT_TIMEOUT) for a daemon to answer /_ping and /version: Podman runs
+# conmon and its OCI runtime to answer /version, which takes seconds on a busy machine.
+ANSWER_TIMEOUT = 30
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -73,7 +76,7 @@ def negotiate(fetch) -> str:
 
 def _docker_py_fetch(api):
     def fetch(path: str):
-        response = api._get(api.base_url + path, timeout=CONNECT_TIMEOUT)
+        response = api._get(api.base_url + path, timeout=(CONNECT_TIMEOUT, ANSWER_TIMEOUT))
         return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
     return fetch
 

@@ -11,12 +11,28 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 from . import stop_process
-from .engine import ping
+
+
+def _answers(sock: Path, timeout: float = 5.0) -> bool:
+    """Does the service answer GET /_ping? Asked raw: Podman's /version (which docker-py's version
+    negotiation asks first) runs conmon and the OCI runtime and takes seconds on a busy machine."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(sock))
+        s.sendall(b"GET /_ping HTTP/1.0\r\nHost: podman\r\n\r\n")
+        return s.recv(64).split(b" ", 2)[1:2] == [b"200"]
+    except OSError:
+        return False
+    finally:
+        s.close()
+
 
 START_TIMEOUT = 120.0  # a busy machine can take a minute to bring the service up
 LOAD_TIMEOUT = 120.0
@@ -49,7 +65,7 @@ class PodmanService:
         self.proc = subprocess.Popen([*self.base, "system", "service", "--time=0", self.host],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + START_TIMEOUT
-        while not (self.sock.exists() and ping(self.host)):
+        while not (self.sock.exists() and _answers(self.sock)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise PodmanUnavailable(f"the podman API service did not answer; its log:\n{self.tail()}")

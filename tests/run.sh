@@ -54,6 +54,11 @@ else
         $SUDO apt-get update
         $SUDO apt-get install -y "${missing[@]}"
     fi
+    # npm: the oracle of the npm-tree inventory (`npm ls`, npm's semver). A nodejs that bundles npm is fine.
+    if ! command -v npm >/dev/null 2>&1; then
+        info "installing: npm"
+        $SUDO apt-get install -y npm
+    fi
 fi
 
 # ---------------------------------------------------------------- Python

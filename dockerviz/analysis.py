@@ -199,6 +199,7 @@ def _analyze(source, path, cache, client, tracker: Progress, export_callbacks, s
                     contents=[done[d] for d in diff_ids], source=record.source_kind,
                     path=record.path if missing else "cache")
         img.chosen = record.extra.get("chosen", "")
+        img.dive_full_repeats = bool(record.extra.get("dive_full_repeats"))
     from .contents import SourceReader
 
     img.reader = SourceReader(source, source_kind=record.source_kind, image_id=record.image_id, diff_ids=diff_ids,
@@ -258,7 +259,7 @@ def _cached_dive_accounting(img: Image, cache) -> None:
 
     if not isinstance(type(img).__dict__.get("dive"), functools.cached_property):
         return
-    key = _accounting_key(img.diff_ids)
+    key = _accounting_key(img.diff_ids + (["full repeats"] if img.dive_full_repeats else []))
     found = cache.get_result(key)
     if found is not None:
         try:

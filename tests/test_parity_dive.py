@@ -131,3 +131,23 @@ def test_dive_fixture_ci_rules(dive_fixture):
         if missing:
             problems.append(f"{rule}: output does not name failing rule(s) {missing}:\n{r.stdout[-2000:]}")
     assert not problems, "\n\n".join(problems)
+
+
+def test_a_repeated_layer_in_an_engine25_archive_counts_as_dive_reads_it(saved_archive, tmp_path):
+    """Engine 25+ `docker save` lists a repeated layer's blob twice instead of linking to it; dive then
+    reads the repeat in full (a link it reads as empty). parity-names repeats one layer exactly."""
+    import shutil
+
+    from support.engine29 import as_engine25_save
+
+    with open(saved_archive(images.t("parity-names")), "rb") as legacy, as_engine25_save(legacy) as rewritten:
+        rewritten.seek(0)
+        archive = tmp_path / "engine25.tar"
+        with open(archive, "wb") as out:
+            shutil.copyfileobj(rewritten, out)
+    theirs = summarize(run_dive(archive))
+    ours = summarize(dockerviz_export(archive, tmp_path))
+    assert_same_numbers(ours, theirs)
+    # and the legacy archive of the same image still gets dive's empty reading of the link
+    legacy_theirs = summarize(run_dive(saved_archive(images.t("parity-names"))))
+    assert legacy_theirs["layerSizeBytes"] != theirs["layerSizeBytes"]

@@ -87,6 +87,9 @@ class Image:
         # reads file bytes: reader.read(layer_index, path, n) -> bytes; set by whoever read the layers
         self.reader = None
         self.chosen = ""  # which image of a multi-image source was taken, when there was a choice
+        # dive reads a repeated layer as empty when `docker save` stored it as a link to the first copy
+        # (Engine < 25); an archive listing the same blob twice (Engine 25+) it reads in full.
+        self.dive_full_repeats = False
         self._layer_maps: dict[int, dict] = {}
 
     def __repr__(self) -> str:
@@ -102,7 +105,7 @@ class Image:
     @cached_property
     def dive(self) -> DiveAccounting:
         with gc_paused():
-            return dive_accounting(self.contents, self.diff_ids)
+            return dive_accounting(self.contents, None if self.dive_full_repeats else self.diff_ids)
 
     @property
     def size_bytes(self) -> int:

@@ -287,7 +287,23 @@ def record_from_legacy(store: Store, *, reference: str, source_kind: str, path: 
         layers.append(LayerRef(diff_id=diff_id, id=layer_id, open=store.opener(name), size_hint=store.size(name),
                                what=f"layer {i} ({name}) of {store.where}", blob_digest=blob_digest,
                                content_digest=content, cache_key=content))
+    extra = {"chosen": note, "platform": picked.platform} if note else {}
+    if _repeats_listed_as_first(layer_names, diff_ids):
+        extra["dive_full_repeats"] = True
     return ImageRecord(reference=reference, image_id=_config_digest(config_name),
                        repo_tags=list(chosen.get("RepoTags") or []), config=config, layers=layers,
-                       source_kind=source_kind, path=path,
-                       extra={"chosen": note, "platform": picked.platform} if note else {})
+                       source_kind=source_kind, path=path, extra=extra)
+
+
+def _repeats_listed_as_first(layer_names: list, diff_ids: list) -> bool:
+    """True when the archive repeats a layer by naming its first blob again (Engine 25+), not by a link to it."""
+    first: dict = {}
+    repeated = False
+    for name, diff_id in zip(layer_names, diff_ids):
+        if diff_id in first:
+            repeated = True
+            if first[diff_id] != name:
+                return False
+        else:
+            first[diff_id] = name
+    return repeated

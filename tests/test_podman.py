@@ -38,6 +38,11 @@ def test_podman_image_reads_like_docker(tag, podman, monkeypatch):
     from_podman = dockerviz.analyze(tag, cache=False)
     assert from_podman.path == "save-stream"  # not the classic overlay2 store: the save stream it is
     assert from_podman.repo_tags == [f"localhost/{tag}:latest"]
+    if len(set(from_docker.diff_ids)) < len(from_docker.diff_ids):
+        # Podman's save names a repeated layer's file twice, which dive reads in full; Docker 20.10's
+        # links to it, which dive reads as empty. The rest of the analysis is the same either way.
+        assert from_podman.dive_full_repeats and not from_docker.dive_full_repeats
+        from_docker.dive_full_repeats = True
     assert _facts(from_podman) == _facts(from_docker)
 
 

@@ -141,8 +141,10 @@ def local_record(reference: str, inspect: dict, *, path: str, config: dict | Non
             else "overlay2-diff"
     if path == "overlay2-diff" and store.remapped:
         raise LocalUnavailable("the daemon remaps user ids (userns-remap); the diff directories hold shifted ids")
+    # Engine 25+ (API 1.44) saves OCI-style: a repeated layer is its blob named twice, which dive reads in full
+    oci_save = bool(api_version) and tuple(int(p) for p in api_version.split(".")[:2]) >= (1, 44)
     if layer_ids is None:
-        if api_version and tuple(int(p) for p in api_version.split(".")[:2]) >= (1, 44):
+        if oci_save:
             layer_ids = [_hex(d) for d in diff_ids]
         else:
             layer_ids = legacy_layer_ids(config, chain)
@@ -159,7 +161,7 @@ def local_record(reference: str, inspect: dict, *, path: str, config: dict | Non
                                fetch=_fetcher(diff_dir)))
     return ImageRecord(reference=reference, image_id=image_id, repo_tags=list(inspect.get("RepoTags") or []),
                        config=config, layers=layers, source_kind="daemon", path=path,
-                       extra={"data_root": store.root})
+                       extra={"data_root": store.root, "dive_full_repeats": oci_save and len(set(diff_ids)) < len(diff_ids)})
 
 
 def _layer_size(meta: str) -> int | None:

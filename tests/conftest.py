@@ -31,11 +31,20 @@ from support.engine import EngineUnavailable, ensure_engine, offline_environ, po
 
 
 _ENGINE29: list = []
+_REAL_ENGINE: list = []  # under DOCKERVIZ_TEST_ENGINE=29: the daemon the proxy fronts, if started here
 
 
 def pytest_configure(config):
-    from support import engine29
+    from support import engine, engine29
 
+    if engine29.wanted():
+        # the proxy needs a daemon behind it before it starts; a dockerd started here is stopped at
+        # the session's end (an earlier run of the test command stops the one it started)
+        try:
+            _REAL_ENGINE.append(ensure_engine())
+        except EngineUnavailable as exc:
+            raise pytest.UsageError(f"DOCKERVIZ_TEST_ENGINE=29 needs a Docker daemon to front: {exc}") from None
+        engine.forget()  # the session's engine is the proxy from here on
     proc = engine29.session_start(tempfile.mkdtemp(prefix="dockerviz-engine29-"))
     if proc is not None:
         _ENGINE29.append(proc)
@@ -53,6 +62,8 @@ def pytest_unconfigure(config):
 
     while _ENGINE29:
         engine29.session_stop(_ENGINE29.pop())
+    while _REAL_ENGINE:
+        _REAL_ENGINE.pop().stop()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -273,6 +273,12 @@ def _start_dockerd(dockerd: str, extra_args: list[str], timeout: float) -> Engin
 _ENGINE: Engine | None = None
 
 
+def forget() -> None:
+    """Drop the cached Engine (not stopping it): the next ensure_engine() looks again, from DOCKER_HOST."""
+    global _ENGINE
+    _ENGINE = None
+
+
 def ensure_engine(timeout: float = START_TIMEOUT, install: bool = True) -> Engine:
     """Find or start a Docker daemon; raise EngineUnavailable with the reason if none.
 

@@ -468,10 +468,14 @@ REAL_HOST = "DOCKERVIZ_TEST_REAL_DOCKER_HOST"
 PEERS = ("docker", "dive", "skopeo")  # tools whose own clients predate 1.44: they talk to the real daemon
 
 
+def wanted() -> bool:
+    return os.environ.get(SWITCH, "").strip() == "29"
+
+
 def session_start(workdir: str) -> subprocess.Popen | None:
     """When SWITCH is 29: start the proxy, point DOCKER_HOST at it for this process and its children, and
     put shims for the peer tools first on PATH (they keep the real daemon). None otherwise."""
-    if os.environ.get(SWITCH, "").strip() != "29":
+    if not wanted():
         return None
     real = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     if not real.startswith("unix://"):

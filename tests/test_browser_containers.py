@@ -30,7 +30,6 @@ pytestmark = pytest.mark.browser
 
 MANAGED = "dockerviz.managed"
 EVIL = '<img src=x onerror="window.__pwned=1">'
-DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 
 VIEW = ".jp-OutputArea-output .dockerviz-container-view"
 MONITOR = ".jp-OutputArea-output .dockerviz-usage-monitor"
@@ -84,15 +83,6 @@ def run_label(lab, docker_client):
 
 
 # ------------------------------------------------------------------ helpers
-
-def docker_env_cell() -> str:
-    """The kernel talks to the daemon the suite found (which may have been started after the server)."""
-    lines = ["import os"]
-    for key in DOCKER_ENV:
-        value = os.environ.get(key)
-        lines.append(f"os.environ[{key!r}] = {value!r}" if value is not None else f"os.environ.pop({key!r}, None)")
-    return "\n".join(lines)
-
 
 def open_notebook(page, url: str) -> None:
     """Open a notebook and run its first cell (sys.path set-up) until the kernel has run it."""
@@ -196,7 +186,7 @@ def test_recorded_views_say_they_are_recorded(lab, page):
 def test_running_container_pause_unpause_and_usage(lab, page, docker_client, busybox, run_label):
     labels = {TEST_LABEL: run_label}
     nb = lab.write_notebook("container.ipynb", [
-        docker_env_cell() + "\nimport dockerviz\n"
+        B.docker_env_cell() + "\nimport dockerviz\n"
         f'v = dockerviz.run("dockerviz-test/busybox", "sleep 300", network_mode="none", labels={labels!r})\nv',
         "m = dockerviz.monitor(v, interval=1.0)\nm",
         "m.stop()\nv.close()\nprint('CLOSED', v.state)",
@@ -290,7 +280,7 @@ def test_file_names_from_the_container_show_as_text(lab, page, docker_client, bu
     labels = {TEST_LABEL: run_label}
     command = ["sh", "-c", 'touch "/<img src=x onerror=\\"window.__pwned=1\\">"; sleep 300']
     nb = lab.write_notebook("container_xss.ipynb", [
-        docker_env_cell() + "\nimport time\nimport dockerviz\n"
+        B.docker_env_cell() + "\nimport time\nimport dockerviz\n"
         f'x = dockerviz.run("dockerviz-test/busybox", {command!r}, network_mode="none", labels={labels!r})\n'
         "for _ in range(100):  # until the file is there\n"
         "    if any('onerror' in c['path'] for c in x.diff(refresh=True)):\n"

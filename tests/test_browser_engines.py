@@ -6,7 +6,6 @@ Every container the kernel makes is removed by closing its view; none is left on
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 
@@ -17,17 +16,8 @@ from support import browser as B
 
 pytestmark = pytest.mark.browser
 
-DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 MONITOR = ".jp-OutputArea-output .dockerviz-usage-monitor"
 OVERVIEW = ".jp-OutputArea-output .dockerviz-images-overview"
-
-
-def _env_cell() -> str:
-    lines = ["import os"]
-    for key in DOCKER_ENV:
-        value = os.environ.get(key)
-        lines.append(f"os.environ[{key!r}] = {value!r}" if value is not None else f"os.environ.pop({key!r}, None)")
-    return "\n".join(lines)
 
 
 def _run_cell(page, index: int) -> None:
@@ -47,7 +37,7 @@ def test_monitor_and_overview_across_two_engines(lab, chromium, docker_client, t
     label = f"browser-engines-{uuid.uuid4().hex[:8]}"
     opts = f'network_mode="none", labels={{"{TEST_LABEL}": "{label}"}}'
     nb = lab.write_notebook("engines.ipynb", [
-        _env_cell() + "\nimport dockerviz\n"
+        B.docker_env_cell() + "\nimport dockerviz\n"
         "local = dockerviz.Engine(name='local')\n"
         f"tls = dockerviz.Engine({tls_daemon.host!r}, cert_path={str(tls_daemon.cert_path)!r}, name='tls')\n"
         f'a = dockerviz.run("dockerviz-test/busybox", "sleep 300", engine=local, {opts})\n'

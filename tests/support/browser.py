@@ -211,3 +211,16 @@ def notebook_page(browser, server, *, viewport=(1400, 1000), timeout_ms: int = 3
     finally:
         context.close()
         server.shutdown_kernels()
+
+
+DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
+
+
+def docker_env_cell() -> str:
+    """A cell giving the kernel this process's daemon settings: the suite may have found or started its
+    daemon (or the Engine 29 proxy) after the notebook server started."""
+    lines = ["import os"]
+    for key in DOCKER_ENV:
+        value = os.environ.get(key)
+        lines.append(f"os.environ[{key!r}] = {value!r}" if value is not None else f"os.environ.pop({key!r}, None)")
+    return "\n".join(lines)

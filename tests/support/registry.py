@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import json
 import os
@@ -30,6 +31,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 from . import stop_process
@@ -106,8 +108,9 @@ class _Process:
             raise RegistryUnavailable("docker-registry is not installed (apt-get install docker-registry; "
                                       "bash tests/run.sh does this)")
         self.proc = subprocess.Popen([exe, "serve", str(self.config)], stdout=self._log, stderr=subprocess.STDOUT)
-        ctx = ssl.create_default_context(cafile=str(ca))
-        scheme = "https" if "tls:" in config else "http"
+        ctx = self.ctx = ssl.create_default_context(cafile=str(ca))
+        self.tls = "tls:" in config
+        scheme = "https" if self.tls else "http"
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
@@ -120,6 +123,21 @@ class _Process:
                     self.stop()
                     raise RegistryUnavailable(f"docker-registry did not start: {self.log.read_text()[-2000:]}") from None
                 time.sleep(0.1)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Return once every request answered so far is in the log: the registry writes a request's
+        "response completed" line after its response, so send one marked request of our own (after
+        the measured ones were answered) and wait for its line."""
+        mark = f"test-settle/{uuid.uuid4().hex}"  # no "dockerviz" prefix: not counted as ours
+        scheme = "https" if self.tls else "http"
+        req = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}/v2/", headers={"User-Agent": mark})
+        with contextlib.suppress(urllib.error.HTTPError):  # 401 without credentials: logged all the same
+            urllib.request.urlopen(req, context=self.ctx, timeout=10).read()
+        deadline = time.monotonic() + timeout
+        while mark not in self.log.read_text("utf-8", "replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the registry did not log a request within {timeout:.0f} s ({self.log})")
+            time.sleep(0.02)
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -156,9 +174,12 @@ class Registry:
         self.docker_certs: Path | None = None
 
     # -- measuring ---------------------------------------------------------------
+    def _processes(self) -> list[_Process]:
+        extra = [p for p in (self._token.registry if self._token else None, self._plain) if p is not None]
+        return [self._main, *extra]
+
     def logs(self) -> list[Path]:
-        extra = [p.log for p in (self._token.registry if self._token else None, self._plain) if p is not None]
-        return [self._main.log, *extra]
+        return [p.log for p in self._processes()]
 
     def plain(self) -> str:
         """host:port of the same storage served over plain HTTP, anonymously (a loopback test registry)."""
@@ -172,7 +193,8 @@ class Registry:
 
     def requests(self, since: dict, agent: str = "dockerviz") -> list[tuple[str, int, int]]:
         """(uri, status, body bytes written) of every request made with that User-Agent since the mark."""
-        time.sleep(0.2)  # the registry logs a request once its response is complete
+        for proc in self._processes():
+            proc.settle()
         out = []
         for path in self.logs():
             with open(path, "rb") as f:

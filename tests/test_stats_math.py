@@ -280,6 +280,18 @@ def test_views_escape_daemon_text():
     assert "<script>" not in latest_table_html([row], [evil])
 
 
+def test_container_diff_tree_of_a_path_10000_deep():
+    from dockerviz.views.container_view import diff_tree_html
+
+    deep = "/" + "/".join(["d"] * 10_000)
+    changes = [{"path": deep, "kind": "added"}, {"path": "/srv/z", "kind": "changed"}]
+    whole = diff_tree_html(changes, limit=20_000)  # every level drawn: deeper than the interpreter's recursion limit
+    assert whole.count("<li>") == 10_002 and whole.count("<ul") == whole.count("</ul>") == 10_001  # root + each folder
+    assert whole.count("</li>") == 10_002 and "and about" not in whole
+    cut = diff_tree_html(changes)
+    assert cut.count("<li>") == 400 and cut.count("<ul") == cut.count("</ul>") and "z</span>" not in cut
+
+
 def test_bad_files_are_reported(tmp_path):
     from dockerviz.containers.api import load_container, load_monitor
     from dockerviz.errors import DockervizError

@@ -110,28 +110,41 @@ def _tree(changes: list[dict]) -> dict:
     return root
 
 
+def _tree_html(root: dict, limit: int) -> tuple[str, int]:
+    """Nested lists of the first `limit` nodes, depth first; a stack, not recursion (paths may nest thousands deep)."""
+    ul = '<ul style="margin:0;padding-left:1.2em;list-style:none">'
+    out = [ul]
+    shown = 0
+    stack = [(root, iter(sorted(root)))]
+    while stack:
+        node, names = stack[-1]
+        name = next(names, None) if shown < limit else None
+        if name is None:
+            out.append("</ul>")
+            stack.pop()
+            if stack:
+                out.append("</li>")
+            continue
+        shown += 1
+        entry = node[name]
+        mark, colour = DIFF_MARK.get(entry["kind"], ("", FG_MUTED))
+        label = f'<b style="color:{colour}" title="{esc(entry["kind"])}">{esc(mark)}</b> ' if mark else ""
+        out.append(f'<li>{label}<span style="font-family:{MONO}">{esc(name)}</span>')
+        if entry["children"]:
+            out.append(ul)
+            stack.append((entry["children"], iter(sorted(entry["children"]))))
+        else:
+            out.append("</li>")
+    return "".join(out), shown
+
+
 def diff_tree_html(changes: list[dict], limit: int = MAX_TREE_ENTRIES) -> str:
     """The writable layer's changes as a nested list: A added, C changed, D deleted."""
     if not changes:
         return f'<div style="color:{FG_MUTED}">No changes in the writable layer.</div>'
     counts = {k: sum(1 for c in changes if c.get("kind") == k) for k in DIFF_MARK}
-    shown = [0]
-
-    def render(node: dict) -> str:
-        items = []
-        for name in sorted(node):
-            if shown[0] >= limit:
-                break
-            shown[0] += 1
-            entry = node[name]
-            mark, colour = DIFF_MARK.get(entry["kind"], ("", FG_MUTED))
-            label = f'<b style="color:{colour}" title="{esc(entry["kind"])}">{esc(mark)}</b> ' if mark else ""
-            sub = render(entry["children"]) if entry["children"] else ""
-            items.append(f'<li>{label}<span style="font-family:{MONO}">{esc(name)}</span>{sub}</li>')
-        return '<ul style="margin:0;padding-left:1.2em;list-style:none">' + "".join(items) + "</ul>"
-
-    body = render(_tree(changes))
-    more = len(changes) - shown[0]
+    body, shown = _tree_html(_tree(changes), limit)
+    more = len(changes) - shown
     tail = f'<div style="color:{FG_MUTED}">&hellip; and about {more} more</div>' if more > 0 else ""
     legend = (
         f'<div>{counts["added"]} added (A), {counts["changed"]} changed (C), {counts["deleted"]} deleted (D); '

@@ -260,7 +260,8 @@ def main(argv=None):
                 d, c = r["dockerviz"], r["docker_stats"]
                 print(f"[bench] {n} containers, round {i + 1}: CPU s {d['cpu_s']:.2f} vs {c['cpu_s']:.2f} "
                       f"(x{r['cpu_ratio']:.2f}); first full sample {d['first_full_s'] or float('nan'):.2f} s "
-                      f"vs {c['first_full_s'] or float('nan'):.2f} s; errors {d['errors'][:2]}", file=sys.stderr)
+                      f"vs {c['first_full_s'] or float('nan'):.2f} s; load {os.getloadavg()[0]:.1f}; errors {d['errors'][:2]}",
+                      file=sys.stderr)
     finally:
         for c in containers:
             try:

@@ -17,7 +17,10 @@ Two ways to read the streams, one result:
   tested against (tests/test_stats_streams.py).
 
 The first two readings of each stream are taken as they come (the second
-gives the first CPU %); thinning to `interval` starts after that.
+gives the first CPU %); thinning to `interval` starts after that. On the
+local socket, where the containers' cgroups are readable here, the kernel's
+CPU counters read just before the streams open are the first reading's
+previous one (kernel_cpu), so the first streamed reading has a CPU % already.
 
 Samples go to one bounded deque per container. A stream whose container
 stops keeps sending empty samples; the sampler then asks the daemon whether
@@ -127,6 +130,7 @@ class StatsSampler:
         self.interval = float(interval)
         self.keep = int(keep)
         self._socket = None
+        self._pids: dict = {}
         self.targets: list[Target] = []
         if client is None:
             self._socket = socket_path if socket_path is not None else _local_socket()
@@ -134,6 +138,7 @@ class StatsSampler:
                 try:
                     found = self._inspect_all([getattr(c, "id", c) for c in containers])
                     self.targets = resolve_targets(None, containers, inspect=lambda ref: found[str(ref)])
+                    self._pids = {info["Id"]: (info.get("State") or {}).get("Pid") for info in found.values()}
                 except _LocalFailed:
                     self._socket = None  # docker-py below words what went wrong
         self._owns_client = client is None
@@ -255,6 +260,8 @@ class StatsSampler:
         u = stats.compute(raw, previous=state[0])
         if u is None:
             return True
+        if t.first_at is None and state[0] is not None and not _measurable(u, raw, state):
+            u = stats.compute(raw)  # a kernel reading too close (or not comparable): the daemon's second reading it is
         # thinning starts once a CPU % has been shown: the first two readings are taken as they come
         if t.first_cpu_at is not None and state[1] is not None and u.time is not None \
                 and u.time - state[1] < self.interval * 0.9:
@@ -399,6 +406,9 @@ class StatsSampler:
         open_: dict = {}  # target id -> [target, socket, JsonLines, [last raw, its time], head so far or None]
         try:
             sel.register(self._wake[0], selectors.EVENT_READ, None)
+            from . import kernel_cpu
+
+            before = kernel_cpu.readings({t.id: self._pids.get(t.id) for t in self.targets})
             for t in self.targets:
                 if self._stop.is_set():
                     break
@@ -408,7 +418,11 @@ class StatsSampler:
                     t.error = f"{type(exc).__name__}: {exc}"
                     self._ended(t)
                     continue
-                open_[t.id] = [t, sock, JsonLines(), [None, None], b""]
+                previous = before.get(t.id)
+                state = [previous, None if previous is None else stats.parse_time(previous["read"])]
+                if previous is not None:
+                    t.extra["kernel_cpu_read"] = state[1]
+                open_[t.id] = [t, sock, JsonLines(), state, b""]
                 sel.register(sock, selectors.EVENT_READ, t.id)
             while open_ and not self._stop.is_set():
                 for key, _ in sel.select():
@@ -469,6 +483,22 @@ class StatsSampler:
             pass
         sock.close()
         self._ended(t)
+
+
+# Shortest span a first CPU % is measured over: /proc/stat counts in clock ticks (10 ms per core).
+MIN_FIRST_SPAN = 0.2
+
+
+def _measurable(u, raw: dict, state: list) -> bool:
+    """Whether a first reading's CPU % against the kernel reading in state is one: far enough apart, counters not behind."""
+    if u.time is None or state[1] is None or u.time - state[1] < MIN_FIRST_SPAN:
+        return False
+    pre, cur = state[0].get("cpu_stats") or {}, raw.get("cpu_stats") or {}
+    try:
+        return (int(cur["system_cpu_usage"]) > int(pre["system_cpu_usage"])
+                and int(cur["cpu_usage"]["total_usage"]) >= int(pre["cpu_usage"]["total_usage"]))
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 class _LocalFailed(Exception):

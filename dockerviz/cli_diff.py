@@ -102,8 +102,13 @@ def _write_json(data, target: str) -> None:
     if target == "-":
         sys.stdout.write(text + "\n")
         return
-    with open(target, "w", encoding="utf-8") as f:
-        f.write(text)
+    try:
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        from .errors import DockervizError
+
+        raise DockervizError(f"--json {target}: cannot be written ({exc.strerror or exc}).") from None
 
 
 def _file(cmp, args) -> int:
@@ -112,12 +117,9 @@ def _file(cmp, args) -> int:
         _write_json({"a": cmp.a.name, "b": cmp.b.name, "file": d.to_dict()}, args.json)
         if args.json == "-":
             return 0
-    out = sys.stdout
-    out.write(f"{d.path}: {d.change}\n")
-    for name, old, new in d.attributes:
-        out.write(f"  {name}: {old} -> {new}\n")
-    if d.diff:
-        out.write(d.diff)
+    lines = [f"{d.path}: {d.change}\n"] + [f"  {name}: {old} -> {new}\n" for name, old, new in d.attributes]
+    # the diff is the file's own bytes: an escape in it is shown, never sent to the terminal as one
+    sys.stdout.write(safe_text("".join(lines) + d.diff, keep="\n\t"))
     return 0
 
 

@@ -167,6 +167,26 @@ def test_terminal_output_escapes_control_characters_in_every_command_and_format(
     assert "app/\\x1b]0;pwned\\x07" in diff
 
 
+def test_a_file_diff_on_the_terminal_escapes_what_the_file_holds(tmp_path):
+    """`dockerviz diff A B --file PATH` prints the file's own bytes: escapes in them are shown, not run."""
+    old = B.plain_layer({"app/conf": b"one\n"})
+    new = B.plain_layer({"app/conf": f"two {ESCAPES}\n".encode()})
+    a = write(tmp_path / "a.tar", B.legacy([HONEST[0], old]))
+    b = write(tmp_path / "b.tar", B.legacy([HONEST[0], new]))
+    proc = _cli("diff", a, b, "--file", "/app/conf", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not any(c < 0x20 and c != 0x0A for c in proc.stdout), proc.stdout[:2000]
+    assert "+two \\x1b]0;pwned\\x07" in proc.stdout.decode()
+    assert "-one" in proc.stdout.decode()
+
+
+def test_a_diff_written_where_it_cannot_be_is_an_error_not_a_traceback(tmp_path):
+    a = write(tmp_path / "a.tar", B.legacy(HONEST))
+    proc = _cli("diff", a, a, "-q", "--json", str(tmp_path / "missing" / "d.json"), cwd=tmp_path)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert b"missing/d.json" in proc.stderr
+
+
 def test_a_compressed_archive_is_parsed_as_a_stream_and_a_bomb_refused_before_any_spool(tmp_path, monkeypatch):
     import tempfile
 

@@ -234,10 +234,10 @@ def _accounting_key(diff_ids) -> str:
     """A digest of the layers and of the code that computes the accounting."""
     import hashlib
 
-    from .model import dive_accounting, entries, layer
+    from .model import dive_accounting, entries, layer, merge
 
-    h = hashlib.sha256(b"dive-accounting 1\n")
-    for module in (dive_accounting, layer, entries):
+    h = hashlib.sha256(b"dive-accounting 2\n")
+    for module in (dive_accounting, layer, entries, merge):
         try:
             with open(module.__file__, "rb") as f:
                 h.update(f.read())
@@ -248,16 +248,20 @@ def _accounting_key(diff_ids) -> str:
 
 
 def _cached_dive_accounting(img: Image, cache) -> None:
-    """Reuse dive's numbers for exactly these layers when the cache has them, else compute and store them.
+    """Reuse dive's numbers and the merge's summary for exactly these layers when the cache has them, else
+    compute and store them.
 
     They are a pure function of the layers' contents (content-addressed by
-    diff id) and of the accounting code (part of the key), so never stale.
+    diff id) and of the accounting and merge code (part of the key), so never
+    stale.
     """
     import functools
 
+    from .model import entries as E
     from .model.dive_accounting import DiveAccounting, InefficientPath
+    from .model.image import MergeSummary
 
-    if not isinstance(type(img).__dict__.get("dive"), functools.cached_property):
+    if not all(isinstance(type(img).__dict__.get(name), functools.cached_property) for name in ("dive", "merge_summary")):
         return
     key = _accounting_key(img.diff_ids + (["full repeats"] if img.dive_full_repeats else []))
     found = cache.get_result(key)
@@ -268,11 +272,19 @@ def _cached_dive_accounting(img: Image, cache) -> None:
                 inefficient=[InefficientPath(str(p), int(c), int(s)) for p, c, s in found["inefficient"]],
                 layer_sizes=[int(x) for x in found["layer_sizes"]], size_bytes=int(found["size_bytes"]),
                 user_size_bytes=int(found["user_size_bytes"]))
-            return
+            counts = [{k: int(c[k]) for k in (E.ADDED, E.MODIFIED, E.REMOVED)} for c in found["change_counts"]]
+            if len(counts) != len(img.contents):
+                raise ValueError("one count per layer")
+            summary = MergeSummary(counts=counts, reclaimable_bytes=int(found["reclaimable_bytes"]))
         except (KeyError, TypeError, ValueError):
-            pass
-    d = img.dive
+            img.__dict__.pop("dive", None)
+        else:
+            img.__dict__["merge_summary"] = summary
+            return
+    d, m = img.dive, img.merge_summary
     cache.put_result(key, {"efficiency": d.efficiency, "inefficient_bytes": d.inefficient_bytes,
                            "inefficient": [[p.path, p.count, p.size] for p in d.inefficient],
                            "layer_sizes": d.layer_sizes, "size_bytes": d.size_bytes,
-                           "user_size_bytes": d.user_size_bytes})
+                           "user_size_bytes": d.user_size_bytes,
+                           "change_counts": m.counts, "reclaimable_bytes": m.reclaimable_bytes})
+

@@ -24,7 +24,14 @@ HISTORY2 = [{"created_by": "base"}, {"created_by": "app"}]
 
 def summary(img):
     return (img.layers.drop(columns=["layer_id"]).to_dict("records"), img.files.to_dict("records"),
-            img.reclaimable_bytes, img.efficiency, img.inefficient_bytes)
+            img.reclaimable_bytes, img.efficiency, img.inefficient_bytes,
+            [img.change_counts(i) for i in range(len(img.contents))])
+
+
+def _dive_json(img):
+    data = img.to_dive_json()
+    data["image"].pop("path")
+    return data
 
 
 @pytest.fixture
@@ -85,6 +92,17 @@ def test_reanalysing_hits_the_cache(tmp_path, reads):
     assert second.path == "cache"
     assert summary(second) == summary(first)
     assert summary(first) == summary(dockerviz.analyze(arch, cache=False))
+
+
+def test_warm_json_comes_from_the_cache_without_the_merge(tmp_path):
+    cache = C.LayerCache(tmp_path / "c")
+    arch = write(tmp_path / "a.tar", legacy_archive([BASE, APP_A, APP_B], HISTORY2 + [{"created_by": "b"}]))
+    cold = _dive_json(dockerviz.analyze(arch, cache=cache))
+    warm_img = dockerviz.analyze(arch, cache=cache)
+    warm = _dive_json(warm_img)
+    assert "merged" not in warm_img.__dict__, "dive's numbers and the change counts came from the cache"
+    assert warm == cold == _dive_json(dockerviz.analyze(arch, cache=False))
+    assert [l["added"] for l in warm["layer"]] == [4, 1, 2]  # what each layer adds (the whiteout removes gone/)
 
 
 def test_shared_base_layers_are_read_once(tmp_path, reads):

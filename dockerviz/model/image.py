@@ -27,6 +27,16 @@ CHANGE_COLUMNS = ["path", "type", "change", "size", "prev_size", "mode", "prev_m
 WASTE_COLUMNS = ["path", "size", "written_by", "hidden_by", "how"]
 
 
+class MergeSummary(Record):
+    """counts[layer] -> {added, modified, removed}; reclaimable_bytes: file bytes stored but hidden."""
+
+    __slots__ = _fields = ("counts", "reclaimable_bytes")
+
+    def __init__(self, counts: list, reclaimable_bytes: int):
+        self.counts = counts
+        self.reclaimable_bytes = reclaimable_bytes
+
+
 class Step(Record):
     """One entry of config.history, with the layer it made (None for empty steps)."""
 
@@ -103,6 +113,13 @@ class Image:
             return merge(self.contents)
 
     @cached_property
+    def merge_summary(self) -> MergeSummary:
+        """The merge's per-layer change counts and reclaimable bytes: all a report or dive's JSON needs of it
+        (a cache can give these without the merge)."""
+        m = self.merged
+        return MergeSummary(counts=[dict(c) for c in m.changes.counts], reclaimable_bytes=m.reclaimable_bytes)
+
+    @cached_property
     def dive(self) -> DiveAccounting:
         with gc_paused():
             return dive_accounting(self.contents, None if self.dive_full_repeats else self.diff_ids)
@@ -125,10 +142,10 @@ class Image:
 
     @property
     def reclaimable_bytes(self) -> int:
-        return self.merged.reclaimable_bytes
+        return self.merge_summary.reclaimable_bytes
 
     def change_counts(self, layer: int) -> dict:
-        return dict(self.merged.changes.counts[layer])
+        return dict(self.merge_summary.counts[layer])
 
     def hidden_bytes_by_layer(self) -> list[int]:
         """Bytes each layer wrote that a later layer hid."""

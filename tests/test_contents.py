@@ -136,6 +136,39 @@ def test_apk_inventory_per_layer(docker_client, test_images):
     assert states[2][(P.APK, "", "musl")][1] == 622592
 
 
+def _raw_layer(files: dict) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1700000000
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _stanza(name: str, version: str, kib: int | None = None) -> bytes:
+    size = f"Installed-Size: {kib}\n" if kib is not None else ""
+    return f"Package: {name}\nStatus: install ok installed\nVersion: {version}\n{size}\n".encode()
+
+
+def test_dpkg_status_d_as_distroless_images_keep_it(tmp_path):
+    # No dpkg runs in a distroless image: the oracle is the database text each layer is built from.
+    from support import synth
+
+    lower = {"base-files": ("12.4+deb12u5", 341), "tzdata": ("2024a-0+deb12u1", 3000)}
+    upper = {"tzdata": ("2025b-0+deb12u1", 3001), "netbase": ("6.4", None)}
+    layers = [_raw_layer({**{f"var/lib/dpkg/status.d/{n}": _stanza(n, v, k) for n, (v, k) in lower.items()},
+                          "var/lib/dpkg/status.d/base-files.md5sums": b"0123  etc/debian_version\n"}),
+              _raw_layer({f"var/lib/dpkg/status.d/{n}": _stanza(n, v, k) for n, (v, k) in upper.items()})]
+    img = dockerviz.analyze(synth.write(tmp_path / "distroless.tar", synth.legacy_archive(layers)), cache=False)
+    assert _ours(img, 0, P.DPKG) == {(n, v) for n, (v, _) in lower.items()}
+    assert _ours(img, 1, P.DPKG) == {(n, v) for n, (v, _) in {**lower, **upper}.items()}
+    rows = img.packages.set_index("name")
+    assert (rows.loc["tzdata", "installed_by"], rows.loc["tzdata", "changed_by"]) == (0, 1)
+    assert rows.loc["tzdata", "size_bytes"] == 3001 * 1024
+    assert {(r[1], r[3]) for r in img.package_change_rows(1)} == {("tzdata", "upgraded"), ("netbase", "added")}
+
+
 def test_package_diff_between_images_follows_each_managers_order(docker_client, pkg_image, layer_ids, tmp_path):
     before = layer_ids[6]
     a = dockerviz.analyze(before, cache=False)

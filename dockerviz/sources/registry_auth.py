@@ -83,6 +83,9 @@ def _from_helper(helper: str, server: str) -> Credentials | None:
         data = json.loads(proc.stdout)
     except ValueError:
         raise RegistryAuthError(f"The credential helper {exe} printed something that is not JSON.") from None
+    if not isinstance(data, dict):
+        raise RegistryAuthError(f"The credential helper {exe} printed JSON that is not an object "
+                                "(`docker-credential-NAME get` prints {\"Username\": ..., \"Secret\": ...}).")
     user, secret = data.get("Username"), data.get("Secret")
     if not isinstance(secret, str) or not secret:
         return None

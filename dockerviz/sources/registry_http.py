@@ -59,20 +59,30 @@ class RegistryOptions:
             return value
         if value is None:
             value = {}
+        fields = list(cls.__dataclass_fields__)
         if not isinstance(value, dict):
             raise RegistryError("registry= takes a dockerviz.RegistryOptions or a dict of its fields.")
+        unknown = sorted(str(k) for k in value if k not in fields)
+        if unknown:
+            raise RegistryError(f"registry= has no field {', '.join(map(repr, unknown))}; its fields are "
+                                f"{', '.join(fields)}.")
         opts = cls(**value)
+        if isinstance(opts.insecure, str):  # "host:port" or "a:5000,b:443", as the environment variable takes
+            opts.insecure = _hosts(opts.insecure)
         if opts.ca_file is None:
             opts.ca_file = os.environ.get("DOCKERVIZ_REGISTRY_CA") or None
         if not opts.insecure:
-            env = os.environ.get("DOCKERVIZ_INSECURE_REGISTRIES", "")
-            opts.insecure = tuple(h.strip() for h in env.split(",") if h.strip())
+            opts.insecure = _hosts(os.environ.get("DOCKERVIZ_INSECURE_REGISTRIES", ""))
         return opts
 
     def is_insecure(self, host: str) -> bool:
         if self.insecure is True:
             return True
         return isinstance(self.insecure, (tuple, list)) and host in self.insecure
+
+
+def _hosts(text: str) -> tuple:
+    return tuple(h.strip() for h in text.split(",") if h.strip())
 
 
 def is_loopback(hostname: str) -> bool:
@@ -210,6 +220,13 @@ class RegistryClient:
                     raise RegistryUnavailableError(
                         f"{netloc} closed the connection ({exc}). Is the registry running, and is it a registry?"
                     ) from None
+            except http.client.HTTPException as exc:
+                # what answers is not an HTTP server (an SSH port, a broken proxy) or sends headers past
+                # http.client's bounds
+                self.drop(scheme, netloc)
+                raise RegistryUnavailableError(
+                    f"{scheme}://{netloc} did not answer as an HTTP server ({type(exc).__name__}: "
+                    f"{str(exc)[:120]}). Is it a registry?") from None
             except TimeoutError:
                 self.drop(scheme, netloc)
                 raise RegistryUnavailableError(
@@ -364,6 +381,9 @@ class RegistryClient:
                                               resp.getheader("Location"))
                 self.discard(resp)
                 parts = urllib.parse.urlsplit(target)
+                if parts.scheme not in ("https", "http") or not parts.netloc:
+                    raise RegistryError(f"The registry {self.host} redirects to {target[:200]}, which is not an "
+                                        "http(s) URL; refused.")
                 if parts.scheme == "http" and not (is_loopback(parts.hostname or "") or self._plain_ok):
                     raise RegistryError(f"The registry {self.host} redirects to plain HTTP ({target}); refused.")
                 if parts.netloc == self.host and parts.scheme == self._base_scheme():

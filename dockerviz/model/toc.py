@@ -46,14 +46,20 @@ def toc_kind(annotations: dict | None) -> str | None:
     return None
 
 
-def estargz_toc_offset(footer: bytes, what: str) -> int:
+def estargz_toc_span(footer: bytes, blob_size: int, what: str) -> tuple[int, int]:
+    """(start, end) in the blob of the gzip member holding the eStargz TOC, from the blob's footer."""
     if len(footer) != ESTARGZ_FOOTER or footer[:4] != b"\x1f\x8b\x08\x04" or footer[12:14] != b"SG" \
             or footer[32:38] != b"STARGZ":
         raise ArchiveError(f"The {what} is annotated as eStargz but does not end in an eStargz footer.")
-    try:
-        return int(footer[16:32], 16)
-    except ValueError:
-        raise ArchiveError(f"The eStargz footer of the {what} holds no TOC offset.") from None
+    digits = footer[16:32]
+    if not all(c in b"0123456789abcdefABCDEF" for c in digits):
+        raise ArchiveError(f"The eStargz footer of the {what} holds no TOC offset.")
+    start, end = int(digits, 16), blob_size - ESTARGZ_FOOTER
+    if end - start > MAX_TOC_BYTES:
+        # the member is read whole into memory: a footer pointing far back would fetch the layer
+        raise ArchiveError(f"The eStargz footer of the {what} puts its table of contents {end - start} bytes "
+                           f"before its end; a table of contents is at most {MAX_TOC_BYTES} bytes.")
+    return start, end
 
 
 def zstd_chunked_position(annotations: dict | None, footer: bytes | None, what: str) -> tuple[int, int, int]:
@@ -70,10 +76,35 @@ def zstd_chunked_position(annotations: dict | None, footer: bytes | None, what: 
         offset, length, ulength, kind = struct.unpack_from("<4Q", footer, 8)
     else:
         raise ArchiveError(f"The {what} is annotated as zstd:chunked but has no table of contents position.")
-    if kind != 1 or offset < 0 or length <= 0 or ulength <= 0 or ulength > MAX_TOC_BYTES:
+    if kind != 1 or offset < 0 or not 0 < length <= MAX_TOC_BYTES or not 0 < ulength <= MAX_TOC_BYTES:
         raise ArchiveError(f"The zstd:chunked table of contents of the {what} has an unusable position "
                            f"({offset}:{length}:{ulength}:{kind}).")
     return offset, length, ulength
+
+
+def zstd_chunked_toc(frame: bytes, ulength: int, what: str) -> bytes:
+    """The zstd:chunked TOC frame decompressed, never past `ulength` bytes (the annotation's size).
+
+    Read as a stream: a one-shot decompress allocates what the frame's header claims, whatever
+    the annotation said."""
+    import zstandard
+
+    try:
+        data = zstandard.ZstdDecompressor().stream_reader(frame).read(ulength + 1)
+    except zstandard.ZstdError as exc:
+        raise ArchiveError(f"The zstd:chunked table of contents of the {what} cannot be decompressed "
+                           f"({exc}).") from None
+    if len(data) > ulength:
+        raise ArchiveError(f"The zstd:chunked table of contents of the {what} inflates past the {ulength} bytes "
+                           "its position annotation declares.")
+    return data
+
+
+def _count(value, field: str, what: str) -> int:
+    n = int(value or 0)
+    if n < 0:
+        raise ArchiveError(f"The table of contents of the {what} has an entry with a negative {field} ({n}).")
+    return n
 
 
 def content_from_toc(toc, *, what: str = "layer") -> LayerContent:
@@ -94,11 +125,12 @@ def content_from_toc(toc, *, what: str = "layer") -> LayerContent:
             name = e.get("name")
             if not isinstance(name, str) or not name:
                 raise ArchiveError(f"The table of contents of the {what} has an entry without a name.")
-            size = int(e.get("size") or 0) if flag == th.REGTYPE else 0
+            size = _count(e.get("size"), "size", what) if flag == th.REGTYPE else 0
             link = e.get("linkName") or ""
             add(name.encode("utf-8", "surrogateescape"), flag, size, int(e.get("mode") or 0) & 0o7777,
-                int(e.get("uid") or 0), int(e.get("gid") or 0), str(link).encode("utf-8", "surrogateescape"))
-    except (AttributeError, TypeError, ValueError):
+                _count(e.get("uid"), "uid", what), _count(e.get("gid"), "gid", what),
+                str(link).encode("utf-8", "surrogateescape"))
+    except (AttributeError, TypeError, ValueError, OverflowError):
         raise ArchiveError(f"The table of contents of the {what} has an entry with fields of the wrong type.") \
             from None
     return builder.finish()
@@ -114,7 +146,8 @@ __all__ = [
     "ZSTD_CHUNKED_POSITION",
     "ZSTD_CHUNKED_POSITION_OLD",
     "content_from_toc",
-    "estargz_toc_offset",
+    "estargz_toc_span",
     "toc_kind",
     "zstd_chunked_position",
+    "zstd_chunked_toc",
 ]

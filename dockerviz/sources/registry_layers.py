@@ -152,8 +152,7 @@ class TocLayer:
         footer = self._range(self.size - T.ESTARGZ_FOOTER, self.size)
         if footer is None:
             raise _NoRanges
-        offset = T.estargz_toc_offset(footer, self.what)
-        member = self._range(offset, self.size - T.ESTARGZ_FOOTER)
+        member = self._range(*T.estargz_toc_span(footer, self.size, self.what))
         if member is None:
             raise _NoRanges
         try:
@@ -181,14 +180,7 @@ class TocLayer:
         if frame is None:
             raise _NoRanges
         self._checked(frame, "zstd:chunked manifest")
-        import zstandard
-
-        try:
-            data = zstandard.ZstdDecompressor().decompress(frame, max_output_size=ulength)
-        except zstandard.ZstdError as exc:
-            raise ArchiveError(f"The zstd:chunked table of contents of the {self.what} cannot be decompressed "
-                               f"({exc}).") from None
-        return _json(data, self.what)
+        return _json(T.zstd_chunked_toc(frame, ulength, self.what), self.what)
 
 
 class _NoRanges(Exception):

@@ -241,6 +241,32 @@ def test_semver_order_equals_npms_semver():
     assert [P.semver_compare(a, b) for a, b in SEMVER_PAIRS] == want
 
 
+def test_version_numbers_of_any_length_order_as_numbers():
+    """An image's package database can hold any version text: longer numbers than int() reads still
+    order (numerically for dpkg, apk and npm), and nothing raises."""
+    huge = "1" * 5000
+    assert P.compare_versions(P.NPM, f"{huge}.0.0", "2.0.0") == 1
+    assert P.compare_versions(P.NPM, "1.0.0-rc." + huge, "1.0.0-rc.2") == 1
+    assert P.compare_versions(P.APK, huge, "2") == 1
+    assert P.compare_versions(P.APK, "1.0_rc" + huge, "1.0_rc2") == 1
+    assert P.compare_versions(P.APK, "1.0-r" + huge, "1.0-r2") == 1
+    assert P.compare_versions(P.DPKG, f"{huge}:1", "1:1") == 1
+    assert P.compare_versions(P.DPKG, "\u00b2:1", "1:1") in (-1, 1)  # a superscript two is no epoch
+    assert P.compare_versions(P.PYTHON, huge, "2") in (-1, 0, 1)
+    assert P.classify(P.NPM, "2.0.0", f"{huge}.0.0") == P.UPGRADED
+
+
+def test_one_odd_field_does_not_empty_a_package_database():
+    status = (b"Package: good\nStatus: install ok installed\nVersion: 1.0\nInstalled-Size: 10\n\n"
+              b"Package: odd\nStatus: install ok installed\nVersion: 2.0\nInstalled-Size: \xc2\xb2\n\n"
+              b"Package: long\nStatus: install ok installed\nVersion: 3.0\nInstalled-Size: " + b"9" * 5000 + b"\n")
+    assert P.parse(P.DPKG, "var/lib/dpkg/status", status) == [("good", "1.0", 10240), ("odd", "2.0", -1),
+                                                               ("long", "3.0", -1)]
+    installed = b"P:good\nV:1.0\nI:10\n\nP:odd\nV:2.0\nI:\xc2\xb2\n\nP:long\nV:3.0\nI:" + b"9" * 5000 + b"\n"
+    assert P.parse(P.APK, "lib/apk/db/installed", installed) == [("good", "1.0", 10), ("odd", "2.0", -1),
+                                                                ("long", "3.0", -1)]
+
+
 # -- contents ------------------------------------------------------------------------------
 
 FILES = ["/etc/dvz/app.conf", "/srv/hostile.txt", f"/srv/{pi.HOSTILE_NAME}", "/usr/share/dvz/dvz-alpha.txt",

@@ -203,9 +203,15 @@ def _parse_dpkg(data: bytes) -> list:
         status = f.get("status", "install ok installed").split()
         if not name or (status and status[-1] not in _DPKG_PRESENT):
             continue
-        size = f.get("installed-size", "")
-        out.append((name, f.get("version", ""), int(size) * 1024 if size.isdigit() else -1))
+        size = _count(f.get("installed-size", ""))
+        out.append((name, f.get("version", ""), size * 1024 if size >= 0 else -1))
     return out
+
+
+def _count(text: str) -> int:
+    """A size field as a number, or -1 when it is not one (a single odd field must not lose the database)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else -1
 
 
 def _parse_apk(data: bytes) -> list:
@@ -224,8 +230,8 @@ def _parse_apk(data: bytes) -> list:
             name = v.strip()
         elif k == "V":
             version = v.strip()
-        elif k == "I" and v.strip().isdigit():
-            size = int(v.strip())
+        elif k == "I":
+            size = _count(v)
     return out
 
 
@@ -380,6 +386,16 @@ def changes_between(before: dict, after: dict) -> list[tuple]:
 # -- version order ------------------------------------------------------------------------
 
 
+def _number(digits: str) -> tuple[int, str]:
+    """A sort key ordering ASCII digit strings of any length by value (int() refuses past 4300 digits)."""
+    digits = digits.lstrip("0")
+    return len(digits), digits
+
+
+def _cmp(x, y) -> int:
+    return (x > y) - (x < y)
+
+
 def compare_versions(manager: str, a: str, b: str) -> int:
     """-1, 0, 1 as the manager orders versions a and b."""
     if manager == DPKG:
@@ -390,13 +406,17 @@ def compare_versions(manager: str, a: str, b: str) -> int:
         return apk_compare(a, b)
     if manager == NPM:
         return semver_compare(a, b)
-    return (a > b) - (a < b)
+    return _cmp(a, b)
+
+
+def _digit(c: str) -> bool:
+    return "0" <= c <= "9"  # dpkg's isdigit(), in the C locale
 
 
 def _dpkg_order(c: str) -> int:
     if c == "~":
         return -1
-    if c.isdigit():
+    if _digit(c):
         return 0
     if c.isalpha() and c.isascii():
         return ord(c)
@@ -408,7 +428,7 @@ def _verrevcmp(a: str, b: str) -> int:
     i = j = 0
     while i < len(a) or j < len(b):
         first_diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+        while (i < len(a) and not _digit(a[i])) or (j < len(b) and not _digit(b[j])):
             ac = _dpkg_order(a[i]) if i < len(a) else 0
             bc = _dpkg_order(b[j]) if j < len(b) else 0
             if ac != bc:
@@ -419,27 +439,27 @@ def _verrevcmp(a: str, b: str) -> int:
             i += 1
         while j < len(b) and b[j] == "0":
             j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
+        while i < len(a) and _digit(a[i]) and j < len(b) and _digit(b[j]):
             if not first_diff:
                 first_diff = ord(a[i]) - ord(b[j])
             i += 1
             j += 1
-        if i < len(a) and a[i].isdigit():
+        if i < len(a) and _digit(a[i]):
             return 1
-        if j < len(b) and b[j].isdigit():
+        if j < len(b) and _digit(b[j]):
             return -1
         if first_diff:
             return first_diff
     return 0
 
 
-def _dpkg_split(v: str) -> tuple[int, str, str]:
+def _dpkg_split(v: str) -> tuple[tuple[int, str], str, str]:
     v = v.strip()
-    epoch = 0
+    epoch = _number("")
     if ":" in v:
         e, _, rest = v.partition(":")
-        if e.isdigit():
-            epoch, v = int(e), rest
+        if e.isascii() and e.isdigit():
+            epoch, v = _number(e), rest
     upstream, sep, revision = v.rpartition("-")
     if not sep:
         upstream, revision = v, ""
@@ -453,7 +473,7 @@ def dpkg_compare(a: str, b: str) -> int:
     if ea != eb:
         return -1 if ea < eb else 1
     r = _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
-    return (r > 0) - (r < 0)
+    return _cmp(r, 0)
 
 
 def pep440_compare(a: str, b: str) -> int:
@@ -462,16 +482,16 @@ def pep440_compare(a: str, b: str) -> int:
 
     try:
         va = Version(a)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: a number int() will not read (over 4300 digits)
         va = None
     try:
         vb = Version(b)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         vb = None
     if va is not None and vb is not None:
-        return (va > vb) - (va < vb)
+        return _cmp(va, vb)
     if va is None and vb is None:
-        return (a > b) - (a < b)
+        return _cmp(a, b)
     return -1 if va is None else 1
 
 
@@ -483,19 +503,19 @@ def _apk_key(v: str):
     m = _APK_RE.match(v.strip())
     if not m:
         return None
-    nums = [int(x) for x in m.group(1).split(".")]
+    nums = [_number(x) for x in m.group(1).split(".")]
     letter = m.group(2)
     suffixes = []
     for s in re.findall(r"_([a-z]+)([0-9]*)", m.group(3) or ""):
-        suffixes.append((_APK_SUFFIX[s[0]], int(s[1] or 0)))
-    return nums, letter, suffixes, int(m.group(4) or 0)
+        suffixes.append((_APK_SUFFIX[s[0]], _number(s[1])))
+    return nums, letter, suffixes, _number(m.group(4) or "")
 
 
 def apk_compare(a: str, b: str) -> int:
     """apk-tools' order: numeric components, a letter, suffixes (_alpha < _beta < _pre < _rc < none < _p), -rN."""
     ka, kb = _apk_key(a), _apk_key(b)
     if ka is None or kb is None:
-        return (a > b) - (a < b)
+        return _cmp(a, b)
     na, nb = ka[0], kb[0]
     for x, y in zip(na, nb):
         if x != y:
@@ -504,23 +524,23 @@ def apk_compare(a: str, b: str) -> int:
         return -1 if len(na) < len(nb) else 1
     if ka[1] != kb[1]:
         return -1 if ka[1] < kb[1] else 1
-    sa, sb = ka[2] + [(0, 0)], kb[2] + [(0, 0)]
+    sa, sb = ka[2] + [(0, _number(""))], kb[2] + [(0, _number(""))]
     for x, y in zip(sa, sb):
         if x != y:
             return -1 if x < y else 1
-    return (ka[3] > kb[3]) - (ka[3] < kb[3])
+    return _cmp(ka[3], kb[3])
 
 
-_SEMVER_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+_SEMVER_RE = re.compile(r"^v?([0-9]+)\.([0-9]+)\.([0-9]+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
 def semver_compare(a: str, b: str) -> int:
     """SemVer 2.0.0 precedence (npm's order); build metadata ignored; a pre-release sorts before its release."""
     ma, mb = _SEMVER_RE.match(a.strip()), _SEMVER_RE.match(b.strip())
     if not ma or not mb:
-        return (a > b) - (a < b)
-    core_a = tuple(int(x) for x in ma.groups()[:3])
-    core_b = tuple(int(x) for x in mb.groups()[:3])
+        return _cmp(a, b)
+    core_a = tuple(_number(x) for x in ma.groups()[:3])
+    core_b = tuple(_number(x) for x in mb.groups()[:3])
     if core_a != core_b:
         return -1 if core_a < core_b else 1
     pa, pb = ma.group(4), mb.group(4)
@@ -534,9 +554,9 @@ def semver_compare(a: str, b: str) -> int:
         if x == y:
             continue
         if x.isdigit() and y.isdigit():
-            return -1 if int(x) < int(y) else 1
+            return -1 if _number(x) < _number(y) else 1
         if x.isdigit() != y.isdigit():
             return -1 if x.isdigit() else 1
         return -1 if x < y else 1
     la, lb = len(pa.split(".")), len(pb.split("."))
-    return (la > lb) - (la < lb)
+    return _cmp(la, lb)

@@ -121,6 +121,10 @@ def test_daemon_image_platforms_from_an_inspect_answer():
     assert found[2].attests == found[0].digest
     old = daemon_candidates({k: v for k, v in inspect.items() if k != "Manifests"} | {"Size": 5})
     assert [(c.refs, c.platform, c.size) for c in old] == [(["app:2"], "linux/amd64", 5)]
+    # an image tagged several times is named as it was asked for, whatever order the daemon lists its tags in
+    tagged = {k: v for k, v in inspect.items() if k != "Manifests"} | {"RepoTags": ["reg:5000/x/bb:1", "app:2"]}
+    assert daemon_candidates(tagged, "docker.io/library/app:2")[0].label() == "app:2 (linux/amd64)"
+    assert daemon_candidates(tagged)[0].label() == "reg:5000/x/bb:1 (linux/amd64)"
 
 
 def test_platform_of_a_daemon_image(test_images):

@@ -25,7 +25,7 @@ from ..engine_socket import _NotFound as LocalNotFound
 from ..errors import ArchiveError, SourceError
 from .archive import HeldFiles, TarStore, raise_daemon_error_in, record_from_store, spool_stream
 from .base import ImageRecord, LayerRef
-from .choose import Candidate, choose, platform_matches, platform_text
+from .choose import Candidate, choose, platform_matches, platform_text, ref_matches
 from .local_store import LOCAL_PATHS, local_record
 
 DAEMON_PATHS = ("auto", "save-stream", *LOCAL_PATHS)
@@ -72,14 +72,14 @@ class DaemonSource(HeldFiles):
         """The image and, on a daemon that stores several platforms (API 1.48+ `Manifests`), each of them."""
         if self.inspect is None:
             self.inspect = self._inspect()
-        return daemon_candidates(self.inspect)
+        return daemon_candidates(self.inspect, self.reference)
 
     def _check_platform(self) -> None:
         if not self.platform:
             return
         inspect = self.inspect or {}
         where = f"the daemon's image {self.reference}"
-        chosen, _ = choose(daemon_candidates(inspect), platform=self.platform, where=where)
+        chosen, _ = choose(daemon_candidates(inspect, self.reference), platform=self.platform, where=where)
         own = platform_text(inspect.get("Os"), inspect.get("Architecture"), inspect.get("Variant"))
         if not platform_matches(chosen.platform, own):
             raise SourceError(
@@ -248,9 +248,13 @@ class DaemonSource(HeldFiles):
                                  want=None)
 
 
-def daemon_candidates(inspect: dict) -> list:
-    """choose.Candidates for an image inspect: its `Manifests` (API 1.48+, containerd store), else itself."""
+def daemon_candidates(inspect: dict, reference: str | None = None) -> list:
+    """choose.Candidates for an image inspect: its `Manifests` (API 1.48+, containerd store), else itself.
+
+    An image tagged several times is named by the tag it was asked for, when it was asked by one."""
     tags = list(inspect.get("RepoTags") or [])
+    if reference:
+        tags.sort(key=lambda t: not ref_matches(reference, Candidate(refs=[t], digest="", platform="")))
     out = []
     for m in inspect.get("Manifests") or []:
         if not isinstance(m, dict):

@@ -10,6 +10,8 @@ loads only what it needs.
 Every object an API call returns is exported here and has the same shape: `.widget`
 (a property) is its ipywidgets view, `summary()` (where there is one) a dict of plain
 values, `recorded` None when live or a note saying what was recorded and when.
+`recording(path)` at the top of a notebook runs it live, records it, or replays it
+without a daemon (see dockerviz.recorder).
 compare(a, b) returns an ImageDiff (the view); its `.comparison` is the ImageComparison
 (the data, which `dockerviz diff A B` prints).
 """
@@ -28,6 +30,7 @@ from .errors import (
     FileContentsError,
     ImageChoiceError,
     ImageNotFoundError,
+    RecordingError,
     RegistryAuthError,
     RegistryError,
     RegistryImageNotFoundError,
@@ -42,19 +45,19 @@ from .errors import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "analyze": ("dockerviz.analysis", "analyze"),
+    "analyze": ("dockerviz.recorder.api", "analyze"),
     "images": ("dockerviz.analysis", "images"),
     "Image": ("dockerviz.model.image", "Image"),
-    "build": ("dockerviz.building.api", "build"),
+    "build": ("dockerviz.recorder.api", "build"),
     "builds": ("dockerviz.building.api", "builds"),
     "builds_figure": ("dockerviz.views.build_history", "builds_figure"),
-    "run": ("dockerviz.containers.api", "run"),
-    "container": ("dockerviz.containers.api", "container"),
-    "monitor": ("dockerviz.containers.api", "monitor"),
+    "run": ("dockerviz.recorder.api", "run"),
+    "container": ("dockerviz.recorder.api", "container"),
+    "monitor": ("dockerviz.recorder.api", "monitor"),
     "usage_summary": ("dockerviz.containers.api", "usage_summary"),
     "load_container": ("dockerviz.containers.api", "load_container"),
     "load_monitor": ("dockerviz.containers.api", "load_monitor"),
-    "cleanup": ("dockerviz.containers.lifecycle", "cleanup"),
+    "cleanup": ("dockerviz.recorder.api", "cleanup"),
     "layers": ("dockerviz.views.api", "layers"),
     "compare": ("dockerviz.views.api", "compare"),
     "LayerExplorer": ("dockerviz.views.api", "LayerExplorer"),
@@ -70,6 +73,9 @@ _LAZY = {
     "ImagesOverview": ("dockerviz.overview", "ImagesOverview"),
     "compare_engines": ("dockerviz.across", "compare_engines"),
     "RegistryOptions": ("dockerviz.sources.registry_http", "RegistryOptions"),
+    "recording": ("dockerviz.recorder", "recording"),
+    "Recording": ("dockerviz.recorder", "Recording"),
+    "sample_image": ("dockerviz.samples", "sample_image"),
 }
 
 
@@ -101,4 +107,5 @@ __all__ = [
     "compare_engines",
     "RegistryOptions", "RegistryError", "RegistryAuthError", "RegistryTLSError", "RegistryUnavailableError",
     "RegistryImageNotFoundError",
+    "recording", "Recording", "RecordingError", "sample_image",
 ]

@@ -31,23 +31,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import gzip
-import hashlib
 import html
-import io
 import json
 import os
 import re
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 from .errors import BuildError, DaemonUnavailableError, DockervizError
 from .humanize import in_kernel as _in_kernel
-from .views.recorded import BANNER_STYLE, RecordedBuild, RecordedView
+from .recorder.blank import write_blank_archive
+from .recorder.builds import build_document, build_from_document
+from .recorder.tidy import BuildTidy as _BuildTidy
+from .views.recorded import BANNER_STYLE
 
 __all__ = [
     "Demo",
@@ -137,187 +136,41 @@ def _display(obj) -> None:
 # ---- build results as JSON ------------------------------------------------------------------
 
 
-def build_document(result, *, dockerfile_text: str | None = None) -> dict:
-    """A finished BuildResult as plain JSON-able data (see load_build)."""
-    steps = []
-    for s in result.step_list():
-        steps.append({
-            "step": s.step, "instruction": s.instruction, "stage": s.stage, "cached": bool(s.cached),
-            "started": s.started, "completed": s.completed, "layer_id": s.layer_id, "layer_size": s.layer_size,
-            "status": s.status, "short_id": s.short_id, "error": s.error,
-        })
-    err = result.error
-    error = None
-    if err is not None:
-        error = {
-            "message": str(err), "step": getattr(err, "step", None), "instruction": getattr(err, "instruction", None),
-            "exit_code": getattr(err, "exit_code", None), "log_tail": list(getattr(err, "log_tail", None) or []),
-        }
-    return {
-        "format": BUILD_FORMAT,
-        "version": 1,
-        "saved_at": time.time(),
-        "dockerfile": dockerfile_text if dockerfile_text is not None else None,
-        "tags": list(result.tags),
-        "target": result.target,
-        "buildargs": dict(result.buildargs or {}),
-        "builder": result.builder,
-        "requested_builder": getattr(result, "requested_builder", None),
-        "image_id": result.image_id,
-        "size": result.size,
-        "status": result.status,
-        "started": result.started,
-        "finished": result.finished,
-        "total_steps": result.total_steps,
-        "steps": steps,
-        "log": [[ln.text, bool(ln.stderr), ln.step, ln.time] for ln in result.log_lines()],
-        "log_dropped": getattr(result, "_log_dropped", 0),
-        "error": error,
-    }
-
-
 def save_build(result, path, *, dockerfile_text: str | None = None) -> Path:
     """Write a finished BuildResult to a JSON file that load_build() reads back."""
     from .containers.snapshot import save_json
 
     if not result.done:
         raise DockervizError("The build is still running: wait for it before saving it.")
-    return save_json(path, build_document(result, dockerfile_text=dockerfile_text))
+    doc = {"format": BUILD_FORMAT, "version": 1, "saved_at": time.time(),
+           **build_document(result, dockerfile_text=dockerfile_text)}
+    return save_json(path, doc)
 
 
 def load_build(path):
     """A BuildResult saved with save_build(): finished, with its steps, log and error."""
-    from .building.result import BuildResult, LogLine, Step
     from .containers.snapshot import load_json
 
-    doc = load_json(path, BUILD_FORMAT)
-    r = BuildResult(context="<recorded>", dockerfile="<recorded>", tags=doc.get("tags") or [],
-                    target=doc.get("target"), buildargs=doc.get("buildargs"), builder=doc.get("builder"))
-    r.requested_builder = doc.get("requested_builder")
-    r.image_id = doc.get("image_id")
-    r.size = doc.get("size")
-    r.status = doc.get("status") or "succeeded"
-    r.cancelled = r.status == "cancelled"
-    r.started = float(doc.get("started") or 0.0)
-    r.finished = float(doc.get("finished") or r.started)
-    r.total_steps = doc.get("total_steps")
-    for i, s in enumerate(doc.get("steps") or []):
-        r._steps[i] = Step(key=i, step=int(s["step"]), instruction=s.get("instruction") or "", stage=s.get("stage"),
-                           cached=bool(s.get("cached")), started=s.get("started"), completed=s.get("completed"),
-                           layer_id=s.get("layer_id"), layer_size=s.get("layer_size"),
-                           status=s.get("status") or "done", short_id=s.get("short_id"), error=s.get("error"))
-    r._log = [LogLine(text, bool(stderr), step, float(when or 0.0)) for text, stderr, step, when in doc.get("log") or []]
-    r._log_dropped = int(doc.get("log_dropped") or 0)
-    e = doc.get("error")
-    if e:
-        r.error = BuildError(e.get("message") or "the build failed", step=e.get("step"),
-                             instruction=e.get("instruction"), exit_code=e.get("exit_code"),
-                             log_tail=e.get("log_tail"))
-    r.recorded = "a build loaded from a recording"
-    return r
+    return build_from_document(load_json(path, BUILD_FORMAT), recorded="a build loaded from a recording")
 
 
 # ---- images as blanked `docker save` archives -----------------------------------------------
 
 
-def _blank_layer(data: bytes) -> bytes:
-    """The same layer tar with every regular file's bytes replaced by zeros (headers kept)."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as src, \
-            tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as dst:
-        for member in src:
-            if member.isreg():
-                dst.addfile(member, _Zeros(member.size))
-            else:
-                dst.addfile(member)
-    return out.getvalue()
-
-
-def add_blanked_marker(dst, digests: dict) -> None:
-    """Name what each blanked layer tar hashes to (its diff id names the original bytes): the
-    archive source checks the layers against these instead."""
-    from .sources.oci import BLANKED
-
-    body = json.dumps({"format": "dockerviz-blanked/1", "layers": digests}, indent=1, sort_keys=True).encode()
-    info = tarfile.TarInfo(BLANKED)
-    info.size, info.mode = len(body), 0o644
-    dst.addfile(info, io.BytesIO(body))
-
-
-class _Zeros(io.RawIOBase):
-    def __init__(self, size: int):
-        self.left = size
-
-    def readable(self):
-        return True
-
-    def read(self, n=-1):
-        n = self.left if n is None or n < 0 else min(n, self.left)
-        self.left -= n
-        return bytes(n)
-
-
-def write_blank_archive(chunks, out) -> Path:
-    """Write a gzipped `docker save` archive from its byte chunks, file contents blanked.
-
-    Everything but the layer tars is copied as it is (manifest, config,
-    repositories); in each layer tar, regular files keep their headers (name,
-    size, mode, owner, times) and their bytes become zeros.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(prefix="dockerviz-save-") as spool:
-        for chunk in chunks:
-            spool.write(chunk)
-        spool.seek(0)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        try:
-            with tarfile.open(fileobj=spool, mode="r:") as src:
-                manifest = json.load(src.extractfile("manifest.json"))
-                layers = {p for m in manifest for p in m.get("Layers") or []}
-                with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
-                        tarfile.open(fileobj=gz, mode="w:", format=tarfile.PAX_FORMAT) as dst:
-                    digests = {}
-                    for member in src.getmembers():
-                        if member.isreg() and member.name in layers:
-                            data = _blank_layer(src.extractfile(member).read())
-                            digests[member.name] = "sha256:" + hashlib.sha256(data).hexdigest()
-                            info = tarfile.TarInfo(member.name)
-                            info.size, info.mode, info.mtime = len(data), member.mode, member.mtime
-                            dst.addfile(info, io.BytesIO(data))
-                        elif member.isreg():
-                            dst.addfile(member, src.extractfile(member))
-                        else:
-                            dst.addfile(member)
-                    add_blanked_marker(dst, digests)
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-    return out
-
-
 # ---- banners and recorded display -------------------------------------------------------------
 
 
-_recorded_classes: dict = {}
-
-
 def mark_recorded(obj, note: str):
-    """Give obj (a ContainerView, UsageMonitor or BuildResult) a class that shows a banner."""
-    base = type(obj)
-    if isinstance(obj, RecordedView):
-        obj._demo_note = note
-        return obj
+    """Give obj (a ContainerView, UsageMonitor or BuildResult) the note its banner shows."""
     from .building.result import BuildResult
+    from .containers.monitor import UsageMonitor
 
-    mixin = RecordedBuild if isinstance(obj, BuildResult) else RecordedView
-    sub = _recorded_classes.get(base)
-    if sub is None:
-        sub = type(f"Recorded{base.__name__}", (mixin, base), {"__module__": __name__, "__doc__": base.__doc__})
-        _recorded_classes[base] = sub
-    obj.__class__ = sub
-    obj._demo_note = note
+    if isinstance(obj, BuildResult):
+        obj.recorded = note
+    elif isinstance(obj, UsageMonitor):
+        obj._recorded["note"] = note
+    else:
+        obj._backend.doc["note"] = note
     return obj
 
 
@@ -738,45 +591,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-class _BuildTidy:
-    """Removes the images a tour build leaves untagged, when nothing else names or uses them.
-
-    Rebuilding a tag (the tour builds with nocache) leaves the previous image
-    untagged, and a failing build leaves the images of the steps that worked;
-    without this every run of the notebooks would add a few to `docker images`.
-    An image a container or a child image still uses is kept (the daemon refuses).
-    """
-
-    def __init__(self, tags: list[str]):
-        from . import engine
-
-        self.client = engine.client()
-        self.replaced = []
-        for t in tags:
-            try:
-                self.replaced.append(self.client.api.inspect_image(t)["Id"])
-            except Exception:
-                pass  # not built before
-        self.before = self._untagged()
-        self.started = time.time()
-
-    def _untagged(self) -> dict[str, int]:
-        """{id: created (epoch seconds)} of the daemon's untagged leaf images."""
-        try:
-            return {i["Id"]: int(i.get("Created") or 0) for i in self.client.api.images(filters={"dangling": True})}
-        except Exception:
-            return {}
-
-    def finish(self) -> None:
-        made = [i for i, created in self._untagged().items() if i not in self.before and created >= self.started - 2]
-        try:
-            for image_id in self.replaced + made:
-                try:
-                    if not self.client.api.inspect_image(image_id).get("RepoTags"):
-                        self.client.api.remove_image(image_id)
-                except Exception:
-                    pass  # gone already, or in use: nothing to tidy
-        finally:
-            self.client.close()

@@ -30,3 +30,28 @@ def view_class(obj):
 def view_for(obj, **options):
     """A new view of `obj`."""
     return view_class(obj)(obj, **options)
+
+
+RECORDED = ("dockerviz.views.recorded", "recorded_bundle")
+STATIC = ("dockerviz.views.recorded", "static_html")
+
+
+def static_html(obj) -> str:
+    """obj's view as plain HTML, for readers without widgets (GitHub, nbviewer)."""
+    module, name = STATIC
+    return getattr(import_module(module), name)(obj)
+
+
+def mimebundle(obj, include=None, exclude=None) -> dict:
+    """What a notebook shows for obj: its view's widget and repr(obj) as text. An object that
+    says it is recorded (`obj.recorded`, the note its recorded kind gives) is shown under a
+    banner with that note, with a static HTML copy for readers without widgets."""
+    if getattr(obj, "recorded", None):
+        module, name = RECORDED
+        return getattr(import_module(module), name)(obj, include, exclude)
+    data = obj.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
+    if isinstance(data, tuple):
+        data = data[0]
+    data = dict(data)
+    data["text/plain"] = repr(obj)
+    return data

@@ -109,3 +109,7 @@ class RegistryTLSError(RegistryError):
 
 class RegistryImageNotFoundError(RegistryError, ImageNotFoundError):
     """The repository, tag or digest is not in the registry."""
+
+
+class RecordingError(DockervizError):
+    """A recording cannot answer: no answer recorded for a call, an unreadable or newer file."""

@@ -58,6 +58,26 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def show_now(obj):
+    """Display obj in the notebook now (before a call blocks), if there is a kernel; the
+    display handle (for shown_again), else None."""
+    if not in_kernel():
+        return None
+    from IPython.display import display
+
+    return display(obj, display_id=True)
+
+
+def shown_again(handle, obj) -> None:
+    """Redraw what show_now showed with obj as it is now (a saved notebook keeps the last)."""
+    if handle is None:
+        return
+    try:
+        handle.update(obj)
+    except Exception:
+        pass
+
+
 # Text from an image (names, commands, labels) reaches terminals, figures and pages: control characters,
 # bidirectional overrides and bytes that are not UTF-8 are shown as escapes, never sent raw, never dropped.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}

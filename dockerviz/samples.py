@@ -51,16 +51,23 @@ def sample_archive() -> str:
     return str(SAMPLE_ARCHIVE)
 
 
-def sample_source(*, live: bool | None = None) -> str:
-    """What to analyse when the user names nothing: the sample in the daemon, else the archive."""
-    from . import engine
+def sample_image(*, engine=None) -> str:
+    """The bundled sample image: loaded into the daemon when one answers (and not there yet),
+    as dockerviz-sample:latest, which is returned; without a daemon, the path of its archive."""
+    return sample_source(engine=engine)
 
+
+def sample_source(*, live: bool | None = None, engine=None) -> str:
+    """What to analyse when the user names nothing: the sample in the daemon, else the archive."""
+    from .engine import as_engine, daemon_available, translated
+
+    eng = as_engine(engine)
     if live is None:
-        live = engine.daemon_available()
+        live = daemon_available(eng)
     if not live:
         return sample_archive()
-    client = engine.client(timeout=None)
-    with engine.translated(SAMPLE_TAG):
+    client = eng.client(timeout=None)
+    with translated(SAMPLE_TAG, engine=eng):
         try:
             client.api.inspect_image(SAMPLE_TAG)
         except Exception as exc:  # not loaded yet: load the bundled archive

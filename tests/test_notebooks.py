@@ -119,7 +119,7 @@ def test_recorded_mode_needs_no_daemon_and_says_when(offline, monkeypatch):
     mon = demo.monitor("usage", [a], seconds=0)
     assert mon.recorded and len(mon.rows()) > 0
     build = demo.build("build-v1", "unused offline", tag="unused")
-    assert build.succeeded and "Recorded data" in build._repr_html_()
+    assert build.succeeded and "Recorded data" in build._repr_mimebundle_()["text/html"]
 
 
 def test_build_results_round_trip_through_json(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import BuildError
 from ..humanize import in_kernel as _in_kernel
+from ..humanize import show_now, shown_again
 from . import history
 from .context import prepare
 from .result import BuildResult
@@ -46,7 +47,7 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
     result.requested_builder = builder
     job = BuildJob(result, ctx, tags=tags, buildargs=buildargs, target=target, nocache=nocache, labels=labels,
                    network_mode=network_mode, builder=builder, client_factory=lambda: eng.client(timeout=None))
-    _show_live(result, wait)
+    shown = _show_live(result, wait)
     try:
         # Started inside the try: an interrupt that lands before the wait loop (the build thread
         # may run first) must still cancel the build.
@@ -58,6 +59,7 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
         job.cancel()
         job.join()
         raise
+    _update(shown)
     if result.error is not None:
         result.error.result = result  # the steps and log stay at hand in `except BuildError as e: e.result`
         raise result.error
@@ -84,17 +86,22 @@ def _tags(tag):
 
 
 def _show_live(result, wait):
-    """In a Jupyter kernel, display the live view now (before blocking)."""
+    """In a Jupyter kernel, display the live view now (before blocking); (handle, view) or None."""
     if not _in_kernel():
-        return
+        return None
     try:
-        from IPython.display import display
-
         from ..display import view_for
-
-        display(view_for(result, blocking=wait))
         from .result import _execution_count
 
+        view = view_for(result, blocking=wait)
+        handle = show_now(view)
         result._display_count = _execution_count()
+        return handle, view
     except Exception:
-        pass  # no widgets: the text result still comes back
+        return None  # no widgets: the text result still comes back
+
+
+def _update(shown) -> None:
+    """The finished build's summary in the output shown live (a saved notebook keeps it)."""
+    if shown is not None:
+        shown_again(*shown)

@@ -305,16 +305,18 @@ class BuildResult:
         if self._display_count is not None and self._display_count == _execution_count():
             return bundle
         try:
-            from ..display import view_for
+            from ..display import mimebundle
 
-            view_bundle = view_for(self)._repr_mimebundle_(include=include, exclude=exclude)
+            view_bundle = mimebundle(self, include, exclude)
         except Exception:
             return bundle
-        if isinstance(view_bundle, tuple):
-            view_bundle = view_bundle[0]
-        view_bundle = dict(view_bundle or {})
-        view_bundle["text/plain"] = bundle["text/plain"]
+        view_bundle.setdefault("text/plain", bundle["text/plain"])
         return view_bundle
+
+    def _repr_html_(self):
+        from ..display import static_html
+
+        return static_html(self)
 
 
 def _execution_count():

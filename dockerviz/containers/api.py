@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
+from ..humanize import show_now, shown_again
 from .lifecycle import ContainerView, cleanup, run_container
 from .monitor import UsageMonitor, usage_summary
 
 __all__ = ["run", "container", "monitor", "usage_summary", "cleanup", "load_container", "load_monitor"]
 
 
-def run(image, command=None, *, engine=None, **options) -> ContainerView:
+def run(image, command=None, *, start: bool = True, engine=None, **options) -> ContainerView:
     """Create and start a container (docker-py `containers.run` options, always detached)
     on `engine` (a dockerviz.Engine, docker.DockerClient or host URL; default: as the docker CLI picks).
+    start=False only creates it (state "created"; `.start()` it later).
 
     The container is labelled dockerviz.managed=1 and removed when the view is
     closed, at the end of a `with` block, or when the interpreter exits.
     """
-    return run_container(image, command, engine=engine, **options)
+    return run_container(image, command, engine=engine, start=start, **options)
 
 
 def container(id_or_name, *, engine=None) -> ContainerView:
@@ -26,15 +30,25 @@ def container(id_or_name, *, engine=None) -> ContainerView:
     return ContainerView(getattr(id_or_name, "id", id_or_name), engine=engine)
 
 
-def monitor(containers, interval: float = 1.0, keep: int = 3600, *, engine=None) -> UsageMonitor:
+def monitor(containers, interval: float = 1.0, keep: int = 3600, *, seconds: float | None = None,
+            engine=None) -> UsageMonitor:
     """Stream resource usage of one or several containers, on one or several engines, in one
     figure and one `samples` DataFrame (with an `engine` column). Containers are ids or names
     (on `engine`, default: as the docker CLI picks), ContainerViews and docker-py objects (on
     their own engine) or (engine, id) pairs. `interval`: seconds between kept samples (the
-    daemon streams every 1 s, Podman every 5 s); `keep`: samples kept per container."""
+    daemon streams every 1 s, Podman every 5 s); `keep`: samples kept per container. `seconds`:
+    sample for that long, then stop (in a notebook it is shown while it samples)."""
     if isinstance(containers, (str, bytes)) or hasattr(containers, "id"):
         containers = [containers]
-    return UsageMonitor(list(containers), interval=interval, keep=keep, engine=engine)
+    mon = UsageMonitor(list(containers), interval=interval, keep=keep, engine=engine)
+    if seconds is not None:
+        shown = show_now(mon)
+        try:
+            time.sleep(max(0.0, float(seconds)))
+        finally:
+            mon.stop()
+            shown_again(shown, mon)
+    return mon
 
 
 def load_container(path) -> ContainerView:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import html
 import os
 import threading
 import time
 
 from .. import engine as _engine
 from ..errors import ContainerNotFoundError, DaemonError, DockervizError
-from ..humanize import format_duration, saved_when
+from ..humanize import format_duration
 from ..model.stats import parse_time
+from .backend import LiveContainer, SnapshotContainer
 
 __all__ = [
     "MANAGED_LABEL",
@@ -136,48 +136,70 @@ class ContainerView:
     Build it with dockerviz.run() or dockerviz.container(), or load a saved
     snapshot with ContainerView.load(path) (no daemon needed, actions
     disabled). `owned` views (run()) remove their container on close().
+    Where the answers come from is the backend's business (see backend.py):
+    live, a snapshot, or a recording.
     """
 
-    def __init__(self, container_id: str, *, owned: bool = False, client=None, engine=None, _snapshot=None):
+    def __init__(self, container_id: str = "", *, owned: bool = False, client=None, engine=None, backend=None):
         self._lock = threading.RLock()
-        self._snapshot = _snapshot
         self.owned = owned
         self._listeners: list = []
         self._events = None
         self._events_thread: threading.Thread | None = None
         self._closed = False
         self.last_error: str | None = None
+        self._info: dict = {}
         self._sizes = None
         self._diff = None
         self._layers = None
-        if _snapshot is not None:
-            self.engine = None
-            self._client = None
-            self._info = _snapshot.get("inspect") or {}
-            self._sizes = _snapshot.get("sizes")
-            self._diff = _snapshot.get("diff")
-            self._layers = (_snapshot.get("image") or {}).get("history")
-            self._removed = False
-            self.id = self._info.get("Id", container_id)
-            return
-        self.engine = _engine.as_engine(engine if engine is not None else client)
-        self._client = client if client is not None else self.engine.client()
+        self._tags = None
         self._removed = False
-        with _engine.translated(container_id, kind="container", engine=self.engine):
-            self._info = self._client.api.inspect_container(container_id)
-        self.id = self._info["Id"]
-        if owned:
+        if backend is None:
+            eng = _engine.as_engine(engine if engine is not None else client)
+            backend = LiveContainer(eng, client if client is not None else eng.client())
+        self._backend = backend
+        self.engine = backend.engine
+        self._client = backend.client
+        self.id = container_id
+        backend.open(self, container_id)
+        self.id = self._info.get("Id", container_id)
+        if owned and backend.acts:
             _register(self.id, self.engine)
+
+    # ---- state, as the live code reads it and recordings save it --------------------------
+
+    def _inspect(self, container_id: str | None = None) -> None:
+        with _engine.translated(container_id or self.id, kind="container", engine=self.engine):
+            self._info = self._client.api.inspect_container(container_id or self.id)
+
+    def _state(self, *, image: bool = False) -> dict:
+        """What the view shows, as plain data (`image`: with the image's layers and tags)."""
+        state = {"inspect": self._info, "state": self.state, "sizes": self._sizes, "diff": self._diff}
+        if image:
+            state["image"] = {"id": self.image_id, "reference": self.image, "tags": self._tags,
+                              "history": self._layers}
+        return state
+
+    def _load_state(self, doc: dict) -> None:
+        if "inspect" in doc:
+            self._info = doc.get("inspect") or {}
+        for key in ("sizes", "diff"):
+            if key in doc:
+                setattr(self, f"_{key}", doc[key])
+        image = doc.get("image")
+        if image:
+            self._layers = image.get("history")
+            self._tags = image.get("tags")
+        if "state" in doc:
+            self._removed = doc["state"] == "removed"
 
     # ---- what the daemon says -------------------------------------------------------------
 
     @property
     def recorded(self) -> str | None:
-        """None for a live view; for one loaded from a file, what it is ("snapshot saved <when>"):
-        its numbers are from then, not now."""
-        if self._snapshot is None:
-            return None
-        return f"snapshot {saved_when(self._snapshot)}"
+        """None for a live view; else what it shows ("snapshot saved <when>", or the recording's
+        note): its numbers are from then, not now."""
+        return self._backend.recorded
 
     @property
     def info(self) -> dict:
@@ -228,7 +250,7 @@ class ContainerView:
         """Seconds since start while running or paused, else None."""
         if self.state not in ("running", "paused", "restarting") or self.started_at is None:
             return None
-        now = self._snapshot.get("saved_at") if self._snapshot else time.time()
+        now = self._backend.saved_at or time.time()
         return max(0.0, now - self.started_at)
 
     @property
@@ -236,21 +258,23 @@ class ContainerView:
         return dict(self._info.get("Config", {}).get("Labels") or {})
 
     def allowed_actions(self) -> set[str]:
-        if self.recorded or self._closed:
+        if not self._backend.acts or self._closed:
             return set()
         return set(_ALLOWED.get(self.state, {"remove"}))
 
     def refresh(self) -> "ContainerView":
-        """Re-read the container from the daemon (no-op for recorded views)."""
-        if self.recorded or self._removed:
-            return self
+        """Re-read the container from the daemon."""
+        self._backend.perform(self, "refresh", {}, self._reread)
+        return self
+
+    def _reread(self) -> None:
+        if self._removed:
+            return
         with self._lock:
             try:
-                with _engine.translated(self.id, kind="container", engine=self.engine):
-                    self._info = self._client.api.inspect_container(self.id)
+                self._inspect()
             except ContainerNotFoundError:
                 self._mark_removed()
-        return self
 
     def _settle(self, *, removed: bool) -> None:
         """After an action or an event: mark the container gone, or re-read it from the daemon."""
@@ -258,7 +282,7 @@ class ContainerView:
             self._mark_removed()
             return
         try:
-            self.refresh()
+            self._reread()
         except DockervizError:
             pass  # the daemon did not answer: keep the last reading
 
@@ -268,19 +292,20 @@ class ContainerView:
 
     # ---- actions -----------------------------------------------------------------------
 
-    def _act(self, action: str, fn) -> "ContainerView":
-        if self.recorded:
-            raise DockervizError(f"{self.name!r} is a recorded snapshot: it cannot be {action}ed.")
-        with self._lock:
-            try:
-                with _engine.translated(self.name, kind="container", engine=self.engine):
-                    fn()
-                self.last_error = None
-            except DockervizError as exc:
-                self.last_error = str(exc)
-                raise
-            finally:
-                self._settle(removed=action == "remove" and self.last_error is None)
+    def _act(self, action: str, fn, **args) -> "ContainerView":
+        def live():
+            with self._lock:
+                try:
+                    with _engine.translated(self.name, kind="container", engine=self.engine):
+                        fn()
+                    self.last_error = None
+                except DockervizError as exc:
+                    self.last_error = str(exc)
+                    raise
+                finally:
+                    self._settle(removed=action == "remove" and self.last_error is None)
+
+        self._backend.perform(self, action, args, live)
         self._notify()
         return self
 
@@ -288,7 +313,7 @@ class ContainerView:
         return self._act("start", lambda: self._client.api.start(self.id))
 
     def stop(self, timeout: int = 10):
-        return self._act("stop", lambda: self._client.api.stop(self.id, timeout=timeout))
+        return self._act("stop", lambda: self._client.api.stop(self.id, timeout=timeout), timeout=timeout)
 
     def pause(self):
         return self._act("pause", lambda: self._client.api.pause(self.id))
@@ -297,7 +322,7 @@ class ContainerView:
         return self._act("unpause", lambda: self._client.api.unpause(self.id))
 
     def restart(self, timeout: int = 10):
-        return self._act("restart", lambda: self._client.api.restart(self.id, timeout=timeout))
+        return self._act("restart", lambda: self._client.api.restart(self.id, timeout=timeout), timeout=timeout)
 
     def remove(self, force: bool = True):
         """Remove the container (and its anonymous volumes)."""
@@ -305,18 +330,47 @@ class ContainerView:
         self._stop_events()
         return result
 
+    def exec(self, command, *, detach: bool = False) -> str:
+        """Run a command in the running container (a string runs under `sh -c`); what it printed
+        (stdout and stderr). A non-zero exit raises a DockervizError with its code and output;
+        detach=True returns "" at once."""
+        argv = ["sh", "-c", command] if isinstance(command, str) else [str(a) for a in command]
+
+        def live() -> str:
+            client = self.engine.client(timeout=None)
+            try:
+                with _engine.translated(self.name, kind="container", engine=self.engine):
+                    ex = client.api.exec_create(self.id, argv)
+                    raw = client.api.exec_start(ex["Id"], detach=detach)
+                    code = None if detach else client.api.exec_inspect(ex["Id"]).get("ExitCode")
+            finally:
+                client.close()
+            out = "" if detach else (raw or b"").decode("utf-8", "replace")
+            if code:
+                raise DockervizError(f"`{command}` failed in {self.name} (exit code {code}): {out.strip()}")
+            self._settle(removed=False)
+            return out
+
+        output = self._backend.perform(self, "exec", {"command": command, "detach": detach}, live)
+        self._notify()
+        return output
+
     def wait(self, timeout: float | None = None) -> int | None:
         """Block until the container stops; its exit code."""
-        if self.recorded or self._removed:
-            return self.exit_code
-        client = self.engine.client(timeout=timeout)
-        try:
-            with _engine.translated(self.name, kind="container", engine=self.engine):
-                result = client.api.wait(self.id)
-        finally:
-            client.close()
-        self.refresh()
-        return int(result.get("StatusCode", 0))
+
+        def live():
+            if self._removed:
+                return self.exit_code
+            client = self.engine.client(timeout=timeout)
+            try:
+                with _engine.translated(self.name, kind="container", engine=self.engine):
+                    result = client.api.wait(self.id)
+            finally:
+                client.close()
+            self._settle(removed=False)
+            return int(result.get("StatusCode", 0))
+
+        return self._backend.perform(self, "wait", {}, live)
 
     # ---- image against container -------------------------------------------------------------
 
@@ -333,8 +387,13 @@ class ContainerView:
     def sizes(self, refresh: bool = False) -> dict:
         """{"size_rw", "size_root_fs", "image_size"} in bytes. Slow: the daemon walks the
         writable layer, so it is computed on demand only."""
-        if self._sizes is not None and (not refresh or self.recorded):
-            return dict(self._sizes)
+        if self._sizes is None or refresh:
+            self._backend.perform(self, "sizes", {}, self._read_sizes)
+        if self._sizes is None:
+            raise DockervizError(f"No sizes of {self.name!r} were recorded.")
+        return dict(self._sizes)
+
+    def _read_sizes(self) -> None:
         if self._removed:
             raise DockervizError(f"Container {self.name!r} was removed: its sizes are gone with it.")
         with self._slow_client() as client, _engine.translated(self.name, kind="container", engine=self.engine):
@@ -349,12 +408,16 @@ class ContainerView:
             "size_root_fs": int(row.get("SizeRootFs") or 0),
             "image_size": int(image.get("Size") or 0),
         }
-        return dict(self._sizes)
 
     def diff(self, refresh: bool = False) -> list[dict]:
         """The writable layer's changes: [{"path", "kind"}] with kind added/changed/deleted."""
-        if self._diff is not None and (not refresh or self.recorded):
-            return list(self._diff)
+        if self._diff is None or refresh:
+            self._backend.perform(self, "diff", {}, self._read_diff)
+        if self._diff is None:
+            raise DockervizError(f"No changes of {self.name!r} were recorded.")
+        return list(self._diff)
+
+    def _read_diff(self) -> None:
         if self._removed:
             raise DockervizError(f"Container {self.name!r} was removed: its changes are gone with it.")
         with self._slow_client() as client, _engine.translated(self.name, kind="container", engine=self.engine):
@@ -363,12 +426,14 @@ class ContainerView:
             ({"path": d.get("Path", ""), "kind": DIFF_KINDS.get(d.get("Kind"), str(d.get("Kind")))} for d in raw),
             key=lambda d: d["path"],
         )
-        return list(self._diff)
 
     def layers(self) -> list[dict]:
         """The image's layers, oldest first: [{"id", "created_by", "size", "tags"}]."""
-        if self._layers is not None:
-            return list(self._layers)
+        if self._layers is None:
+            self._backend.perform(self, "layers", {}, self._read_layers)
+        return list(self._layers or [])
+
+    def _read_layers(self) -> None:
         with _engine.translated(self.image, kind="image", engine=self.engine):
             history = self._client.api.history(self.image_id)
         self._layers = [
@@ -380,16 +445,18 @@ class ContainerView:
             }
             for h in reversed(history)
         ]
-        return list(self._layers)
 
     def image_tags(self) -> list[str]:
-        if self.recorded:
-            return list((self._snapshot.get("image") or {}).get("tags") or [])
+        if self._tags is None:
+            self._backend.perform(self, "image_tags", {}, self._read_tags)
+        return list(self._tags or [])
+
+    def _read_tags(self) -> None:
         try:
             with _engine.translated(self.image, kind="image", engine=self.engine):
-                return list(self._client.api.inspect_image(self.image_id).get("RepoTags") or [])
+                self._tags = list(self._client.api.inspect_image(self.image_id).get("RepoTags") or [])
         except DockervizError:
-            return []
+            self._tags = []
 
     # ---- snapshots ---------------------------------------------------------------------------
 
@@ -409,11 +476,7 @@ class ContainerView:
         from .snapshot import load_snapshot
 
         doc = load_snapshot(path)
-        inspect = doc.get("inspect") or {}
-        view = cls(inspect.get("Id", ""), _snapshot=doc)
-        if doc.get("state") == "removed":
-            view._removed = True
-        return view
+        return cls((doc.get("inspect") or {}).get("Id", ""), backend=SnapshotContainer(doc))
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -430,7 +493,7 @@ class ContainerView:
                 pass
 
     def _start_events(self) -> None:
-        if self.recorded or self._removed or self._events_thread is not None:
+        if not self._backend.streams_events or self._removed or self._events_thread is not None:
             return
         # events from this second on, so a change made while the stream connects is not missed
         since = int(time.time()) - 1
@@ -485,7 +548,7 @@ class ContainerView:
         if self._closed:
             return
         try:
-            if self.owned and not self._removed and not self.recorded:
+            if self.owned and not self._removed and self._backend.acts:
                 try:
                     self.remove(force=True)
                 except DockervizError:
@@ -515,8 +578,6 @@ class ContainerView:
             parts.append(f"exit code {self.exit_code}")
         if self.uptime is not None:
             parts.append(f"up {format_duration(self.uptime)}")
-        if self.recorded:
-            parts.append("recorded snapshot")
         return ", ".join(parts)
 
     def __repr__(self) -> str:
@@ -533,12 +594,14 @@ class ContainerView:
         return w
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
-        bundle["text/plain"] = repr(self)
-        return bundle
+        from ..display import mimebundle
+
+        return mimebundle(self, include, exclude)
 
     def _repr_html_(self):
-        return f"<pre>{html.escape(repr(self))}</pre>"
+        from ..display import static_html
+
+        return static_html(self)
 
 
 def _ensure_labels(options: dict) -> dict:
@@ -554,17 +617,21 @@ def _ensure_labels(options: dict) -> dict:
     return options
 
 
-def run_container(image, command=None, engine=None, **options) -> ContainerView:
-    """docker-py containers.run(image, command, detach=True, **options) as a ContainerView."""
+def run_container(image, command=None, engine=None, *, start: bool = True, wrap=None, **options) -> ContainerView:
+    """docker-py containers.run(image, command, detach=True, **options) as a ContainerView
+    (start=False: created, not started). `wrap(backend)` may wrap the live backend (a recording)."""
     options = _ensure_labels(dict(options))
-    options["detach"] = True
     eng = _engine.as_engine(engine)
     client = eng.client()
     with _engine.translated(str(image), kind="image", engine=eng):
-        container = client.containers.run(image, command, **options)
+        if start:
+            container = client.containers.run(image, command, detach=True, **options)
+        else:
+            container = client.containers.create(image, command, **options)
     _register(container.id, eng)
+    backend = LiveContainer(eng, client)
     try:
-        return ContainerView(container.id, owned=True, client=client, engine=eng)
+        return ContainerView(container.id, owned=True, backend=wrap(backend) if wrap else backend)
     except Exception:
         try:
             client.api.remove_container(container.id, force=True)

@@ -7,7 +7,6 @@ plot and a table) only when displayed.
 
 from __future__ import annotations
 
-import html
 import math
 
 from .. import engine
@@ -74,7 +73,7 @@ class UsageMonitor:
         """None while live; for samples loaded from a file, what they are ("samples saved <when>")."""
         if self._recorded is None:
             return None
-        return f"samples {saved_when(self._recorded)}"
+        return self._recorded.get("note") or f"samples {saved_when(self._recorded)}"
 
     @property
     def running(self) -> bool:
@@ -151,7 +150,7 @@ class UsageMonitor:
 
     def describe(self) -> str:
         n = len(self._containers)
-        state = "recorded" if self.recorded else ("running" if self.running else "stopped")
+        state = "running" if self.running else "stopped"
         return f"{n} container{'s' if n != 1 else ''}, {len(self.rows())} samples, {state}"
 
     def __repr__(self) -> str:
@@ -166,12 +165,14 @@ class UsageMonitor:
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
-        bundle["text/plain"] = repr(self)
-        return bundle
+        from ..display import mimebundle
+
+        return mimebundle(self, include, exclude)
 
     def _repr_html_(self):
-        return f"<pre>{html.escape(repr(self))}</pre>"
+        from ..display import static_html
+
+        return static_html(self)
 
 
 def peak_and_mean(values) -> tuple[float, float]:

@@ -100,11 +100,17 @@ def usage_document(containers: list[dict], rows, *, interval: float, keep: int) 
 def load_usage(path) -> dict:
     """A usage document with rows as tuples in COLUMNS order (NaN restored)."""
     doc = load_json(path, USAGE_FORMAT)
+    doc["rows"] = usage_rows(doc, str(path))
+    return doc
+
+
+def usage_rows(doc: dict, where: str = "the usage document") -> list[tuple]:
+    """The rows of a usage document as tuples in COLUMNS order (NaN restored)."""
     columns = doc.get("columns") or list(COLUMNS)
     index = {c: i for i, c in enumerate(columns)}
     missing = [c for c in COLUMNS if c not in index]
     if missing:
-        raise DockervizError(f"{str(path)!r} lacks the columns {missing}.")
+        raise DockervizError(f"{where!r} lacks the columns {missing}.")
     nan = float("nan")
     rows = []
     float_cols = {"time", "cpu_percent", "mem_percent"}
@@ -116,8 +122,7 @@ def load_usage(path) -> dict:
                 v = nan if c in float_cols else 0
             row.append(v)
         rows.append(tuple(row))
-    doc["rows"] = rows
-    return doc
+    return rows
 
 
 # ---- containers -----------------------------------------------------------------------------

@@ -17,34 +17,20 @@ def banner_html(text: str) -> str:
             f"<b>Recorded data</b> &middot; {html.escape(text, quote=True)}</div>")
 
 
-class RecordedView:
-    """Mixed into the class of an object loaded from a recording: its display gets a banner."""
+def recorded_bundle(obj, include=None, exclude=None) -> dict:
+    """The banner (obj.recorded) above obj's usual widget; text/html a static copy."""
+    import ipywidgets as w
 
-    _demo_note = ""
-
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        text = f"[recorded data: {self._demo_note}] {super().__repr__()}"
-        shown = getattr(self, "_display_count", None)
-        if shown is not None:  # a build already shown in this cell: no second copy
-            from ..building.result import _execution_count
-
-            if shown == _execution_count():
-                return {"text/plain": text}
-        import ipywidgets as w
-
-        box = w.VBox([w.HTML(banner_html(self._demo_note)), self.widget])
-        box.add_class("dockerviz-recorded")
-        data = box._repr_mimebundle_(include=include, exclude=exclude)
-        if isinstance(data, tuple):
-            data = data[0]
-        data = dict(data or {})
-        data["text/plain"] = text
-        data["text/html"] = self._repr_html_()
-        return data
-
-    def _repr_html_(self):
-        """Banner plus a static rendering, for readers without widgets (GitHub, nbviewer)."""
-        return banner_html(self._demo_note) + static_html(self)
+    note = str(obj.recorded)
+    box = w.VBox([w.HTML(banner_html(note)), obj.widget])
+    box.add_class("dockerviz-recorded")
+    data = box._repr_mimebundle_(include=include, exclude=exclude)
+    if isinstance(data, tuple):
+        data = data[0]
+    data = dict(data or {})
+    data["text/plain"] = f"[recorded data: {note}] {obj!r}"
+    data["text/html"] = banner_html(note) + static_html(obj)
+    return data
 
 
 def static_html(obj) -> str:
@@ -70,14 +56,3 @@ def static_html(obj) -> str:
     except Exception:  # a recording without some part: the text is still there
         pass
     return f"<pre>{html.escape(repr(obj))}</pre>"
-
-
-class RecordedBuild(RecordedView):
-    @property
-    def widget(self):
-        view = getattr(self, "_demo_view", None)
-        if view is None:
-            from .build_view import BuildView
-
-            view = self._demo_view = BuildView(self)
-        return view.widget

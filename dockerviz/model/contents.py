@@ -215,15 +215,160 @@ def _attributes(old, new) -> list:
     return out
 
 
+DIFF_WORK = 1_000_000  # line comparisons difflib may make (~2 s); past them the diff is anchored on unique lines
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _lines(text: str) -> list[str]:
+    """Lines ending at "\n" only, as diff reads them (str.splitlines also ends them at \r, \f, \x1c...)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _grouped_opcodes(a: list[str], b: list[str], context: int) -> list:
+    """difflib's grouped opcodes when they come within DIFF_WORK comparisons, else those of a diff
+    anchored on the lines that occur once on each side (patience diff): difflib's matcher recurses
+    on the first longest match it finds, which is quadratic where many lines changed between many
+    kept ones."""
+    import difflib  # only for a diff: not on the analysis path
+    from collections import Counter
+
+    matcher = difflib.SequenceMatcher(None, a, b)
+    in_b = Counter(b)
+    if len(b) >= 200:  # difflib's autojunk: a line in over 1% of b is never looked up
+        popular = len(b) // 100 + 1
+        in_b = Counter({line: k for line, k in in_b.items() if k <= popular})
+    cost = [0]  # cost[i]: the comparisons a[:i] leads find_longest_match to (one per occurrence in b)
+    for line in a:
+        cost.append(cost[-1] + 1 + in_b[line])
+    left = [DIFF_WORK]
+    find = matcher.find_longest_match
+
+    def bounded(alo=0, ahi=None, blo=0, bhi=None):
+        ahi = len(a) if ahi is None else ahi
+        bhi = len(b) if bhi is None else bhi
+        left[0] -= cost[ahi] - cost[alo] + (bhi - blo)
+        if left[0] < 0:
+            raise _OverBudget
+        return find(alo, ahi, blo, bhi)
+
+    matcher.find_longest_match = bounded  # type: ignore[method-assign]
+    try:
+        return list(matcher.get_grouped_opcodes(context))
+    except _OverBudget:
+        return _group(_anchored_opcodes(a, b), context)
+
+
+def _anchored_opcodes(a: list[str], b: list[str]) -> list[tuple]:
+    """Opcodes keeping the longest increasing run of lines unique to both sides, and the equal lines
+    next to them; the rest replaced. O(n log n)."""
+    import bisect
+    from collections import Counter
+
+    count_a, count_b = Counter(a), Counter(b)
+    where_b = {line: j for j, line in enumerate(b) if count_b[line] == 1}
+    pairs = [(i, where_b[line]) for i, line in enumerate(a) if count_a[line] == 1 and line in where_b]
+    tops: list[int] = []  # patience piles: the smallest j ending an increasing run of each length
+    top_at: list[int] = []
+    before = [-1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        n = bisect.bisect_left(tops, j)
+        before[k] = top_at[n - 1] if n else -1
+        if n == len(tops):
+            tops.append(j)
+            top_at.append(k)
+        else:
+            tops[n], top_at[n] = j, k
+    chain = []
+    k = top_at[-1] if top_at else -1
+    while k >= 0:
+        chain.append(pairs[k])
+        k = before[k]
+    ops: list[tuple] = []
+    i = j = 0
+    for ai, bj in [*reversed(chain), (len(a), len(b))]:
+        while i < ai and j < bj and a[i] == b[j]:  # equal lines after the last anchor
+            ops.append(("equal", i, i + 1, j, j + 1))
+            i, j = i + 1, j + 1
+        ei, ej = ai, bj
+        while ei > i and ej > j and a[ei - 1] == b[ej - 1]:  # and before this one
+            ei, ej = ei - 1, ej - 1
+        if i < ei or j < ej:
+            ops.append(("replace" if i < ei and j < ej else "delete" if i < ei else "insert", i, ei, j, ej))
+        if ei < ai:
+            ops.append(("equal", ei, ai, ej, bj))
+        if ai < len(a):
+            ops.append(("equal", ai, ai + 1, bj, bj + 1))
+        i, j = ai + 1, bj + 1
+    merged: list[tuple] = []
+    for op in ops:
+        if merged and op[0] == "equal" == merged[-1][0] and merged[-1][2] == op[1]:
+            merged[-1] = ("equal", merged[-1][1], op[2], merged[-1][3], op[4])
+        else:
+            merged.append(op)
+    return merged
+
+
+def _group(codes: list[tuple], n: int) -> list[list]:
+    """Opcodes in hunks with n lines of context, as difflib's SequenceMatcher.get_grouped_opcodes."""
+    if not codes:
+        codes = [("equal", 0, 1, 0, 1)]
+    if codes[0][0] == "equal":
+        tag, i1, i2, j1, j2 = codes[0]
+        codes[0] = tag, max(i1, i2 - n), i2, max(j1, j2 - n), j2
+    if codes[-1][0] == "equal":
+        tag, i1, i2, j1, j2 = codes[-1]
+        codes[-1] = tag, i1, min(i2, i1 + n), j1, min(j2, j1 + n)
+    groups, group = [], []
+    for tag, i1, i2, j1, j2 in codes:
+        if tag == "equal" and i2 - i1 > n * 2:
+            group.append((tag, i1, min(i2, i1 + n), j1, min(j2, j1 + n)))
+            groups.append(group)
+            group = []
+            i1, j1 = max(i1, i2 - n), max(j1, j2 - n)
+        group.append((tag, i1, i2, j1, j2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        groups.append(group)
+    return groups
+
+
+def _hunk_range(start: int, length: int) -> str:
+    """A hunk's line range as diff -u writes it."""
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def _diff_lines(a: list[str], b: list[str], old_label: str, new_label: str):
+    groups = _grouped_opcodes(a, b, 3)
+    if groups:
+        yield f"--- {old_label}\n"
+        yield f"+++ {new_label}\n"
+    for group in groups:
+        first, last = group[0], group[-1]
+        yield (f"@@ -{_hunk_range(first[1], last[2] - first[1])} +{_hunk_range(first[3], last[4] - first[3])} "
+               "@@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                yield from (" " + line for line in a[i1:i2])
+                continue
+            yield from ("-" + line for line in a[i1:i2])
+            yield from ("+" + line for line in b[j1:j2])
+
+
 def unified(old: bytes, new: bytes, old_label: str, new_label: str) -> tuple[str, bool]:
     """A unified diff with 3 lines of context; (text, cut to DIFF_LINES)."""
-    a = old.decode("utf-8", "replace").splitlines(keepends=True)
-    b = new.decode("utf-8", "replace").splitlines(keepends=True)
+    a = _lines(old.decode("utf-8", "replace"))
+    b = _lines(new.decode("utf-8", "replace"))
     out = []
     cut = False
-    import difflib  # only for a diff: not on the analysis path
-
-    for line in difflib.unified_diff(a, b, old_label, new_label, n=3):
+    for line in _diff_lines(a, b, old_label, new_label):
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
         out.append(line)

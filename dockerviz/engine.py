@@ -282,19 +282,23 @@ class Engine:
         from urllib.parse import urlparse
 
         u = urlparse(self.host)
-        host, port = u.hostname or "", u.port
+        try:
+            host, port = u.hostname or "", u.port
+        except ValueError:
+            raise EngineSSHError(f"The engine URL {self.host} has a port that is not a number; write it as "
+                                 "ssh://user@host or ssh://user@host:PORT.") from None
         config = os.path.expanduser("~/.ssh/config")
         if os.path.exists(config):
             try:
                 import paramiko
 
                 found = paramiko.SSHConfig.from_path(config).lookup(host)
+                port = port or int(found.get("port", 22))
             except Exception:
                 return  # paramiko itself will report it
             if "proxycommand" in found or "proxyjump" in found:
                 return  # reached through another program
             host = found.get("hostname", host)
-            port = port or int(found.get("port", 22))
         try:
             socket.create_connection((host, port or 22), timeout=CONNECT_TIMEOUT).close()
         except OSError as exc:

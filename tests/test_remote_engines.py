@@ -134,6 +134,15 @@ def test_unknown_context_names_the_fix(tmp_path, monkeypatch):
         dockerviz.container("anything")
 
 
+def test_a_host_url_whose_port_is_not_a_number_is_an_error_naming_it(tmp_path, monkeypatch):
+    _clear(monkeypatch)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for url in ("ssh://user@127.0.0.1:22x", "tcp://127.0.0.1:23y"):
+        with pytest.raises(dockerviz.DockervizError) as err:
+            dockerviz.Engine(url).client()
+        assert url in str(err.value)
+
+
 # ---- what the user is told when a connection is refused ---------------------------------------
 
 

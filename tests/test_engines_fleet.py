@@ -128,3 +128,16 @@ def test_images_overview_matches_system_df(engines, tls_daemon, podman, tmp_path
         for tag in tags:
             c.api.remove_image(tag, force=True)
         c.close()
+
+
+def test_overview_figure_draws_an_engine_name_literally(docker_client, test_images):
+    """An engine's name is the user's text: dollar signs in it are drawn, never read as mathtext."""
+    import io
+
+    from dockerviz.overview import ImagesOverview
+
+    named = dockerviz.Engine.from_client(docker_client, name=r"cost $\notacommand$ one")
+    ov = dockerviz.images_overview([named, dockerviz.Engine.from_client(docker_client, name="plain")])
+    assert isinstance(ov, ImagesOverview)
+    ov.figure().savefig(io.BytesIO(), format="png")
+    assert "dockerviz-images-overview" in ov._repr_html_()

@@ -13,6 +13,7 @@ import io
 
 from ..humanize import fmt_bytes
 from ._html import esc
+from .figures import label
 
 __all__ = ["overview_figure", "overview_html"]
 
@@ -41,7 +42,7 @@ def overview_figure(ov, max_images: int = 20):
     named = [c for c, _ in sorted(weight.items(), key=lambda kv: -kv[1]) if weight[c] > 0][:NAMED_COLOURS]
     colour = {c: f"C{i}" for i, c in enumerate(named)}
     several = len({b[0] for b in ov.bars}) > 1
-    labels = [f"{e} · {n}" if several else n for e, n, _ in shown]
+    labels = [label(f"{e} · {n}" if several else n) for e, n, _ in shown]
     if rest:
         per_engine: dict[str, list] = {}
         for e, _, segs in rest:
@@ -69,13 +70,13 @@ def overview_figure(ov, max_images: int = 20):
         total = sum(sizes)
         ax.barh(y, total / scale, color="white", edgecolor="#777777", hatch="///", height=0.7)
         ax.text(total / scale, y, f"  {fmt_bytes(total)}", va="center", fontsize=8)
-        labels.append(f"{e + ' · ' if several else ''}{len(sizes)} more images")
+        labels.append(label(f"{e + ' · ' if several else ''}{len(sizes)} more images"))
         y += 1
     ax.set_yticks(range(n_rows))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"layer bytes ({unit}), base layers on the left")
-    ax.set_title(ov.describe(), fontsize=9)
+    ax.set_title(label(ov.describe()), fontsize=9)
     ax.margins(x=0.25)
     ax.grid(True, axis="x", alpha=0.3)
     from matplotlib.patches import Patch

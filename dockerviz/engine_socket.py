@@ -68,7 +68,10 @@ def _exchange(sock_path: str, path: str, timeout: float, accept: str = "applicat
     if not sep:
         raise LocalUnavailable(f"the daemon socket {sock_path} gave no HTTP answer")
     if b"transfer-encoding: chunked" in head.lower():
-        body = _unchunk(body)
+        try:
+            body = _unchunk(body)
+        except ValueError:
+            raise LocalUnavailable(f"the daemon socket {sock_path} sent a chunked body that does not parse") from None
     return _status(head), head, body
 
 
@@ -253,10 +256,8 @@ def quote_path(text: str) -> str:
 
 
 def inspect_local(reference: str) -> dict | None:
-    """/images/{ref}/json over the local socket; None when there is no local socket or it fails.
-
-    Raises ImageNotFound-like _NotFound so the caller can let docker-py word it.
-    """
+    """/images/{ref}/json over the local socket; None when there is no local socket, it fails or the
+    image is not there: the caller then asks docker-py, which words a missing image for people."""
     sock = local_socket()
     if sock is None:
         return None

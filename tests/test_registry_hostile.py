@@ -114,3 +114,4 @@ def test_a_credential_helper_printing_json_that_is_not_an_object(tmp_path, monke
     with pytest.raises(RegistryAuthError) as err:
         find_credentials("registry.lan", path=str(config))
     assert "docker-credential-listy" in str(err.value)
+

@@ -276,14 +276,11 @@ def location_of(manager: str, path: str) -> str:
 # -- an image's inventory, layer by layer ----------------------------------------------------
 
 
-def _hidden(path: str, whiteouts, opaque, blocked) -> bool:
+def _hidden(path: str, whiteouts, opaque) -> bool:
     for w in whiteouts:
         if path == w or path.startswith(w + "/"):
             return True
-    for o in opaque:
-        if path.startswith(o + "/"):
-            return True
-    return any(path.startswith(b + "/") for b in blocked)
+    return any(path.startswith(o + "/") for o in opaque)
 
 
 def inventory(contents) -> list[dict]:
@@ -299,7 +296,7 @@ def inventory(contents) -> list[dict]:
     for i, c in enumerate(contents):
         files = getattr(c, "packages", None) or {}
         if visible and (c.whiteouts or c.opaque_dirs):
-            for p in [p for p in visible if _hidden(p, c.whiteouts, c.opaque_dirs, ())]:
+            for p in [p for p in visible if _hidden(p, c.whiteouts, c.opaque_dirs)]:
                 del visible[p]
         if visible:
             for e in c.entries:

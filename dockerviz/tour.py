@@ -28,6 +28,8 @@ from pathlib import Path
 from .errors import DockervizError
 
 TOUR = "01-images-and-containers.ipynb"
+RECORDINGS = "recordings"
+TOUR_RECORDING = "recordings/tour"
 NOTEBOOKS_ENV = "DOCKERVIZ_NOTEBOOKS"
 DEFAULT_DIR = Path("~/dockerviz-tour")
 
@@ -56,8 +58,14 @@ def find_notebooks() -> Path:
 
 def prepare_workspace(source: Path, target: Path, *, fresh: bool = False) -> list[str]:
     """Copy the notebooks (NN-*.ipynb) into target; existing copies are kept unless fresh.
-    Returns what was copied. Copies are marked trusted so their stored outputs render."""
+    Returns what was copied. Copies are marked trusted so their stored outputs render.
+    The recordings they replay offline (recordings/) are always the shipped ones."""
     target.mkdir(parents=True, exist_ok=True)
+    if (source / RECORDINGS).is_dir():
+        shutil.copytree(source / RECORDINGS, target / RECORDINGS, dirs_exist_ok=True)
+    for extra in (".dockerignore",):
+        if (source / extra).is_file():
+            shutil.copyfile(source / extra, target / extra)
     copied = []
     for nb in sorted(source.glob("[0-9][0-9]-*.ipynb")):
         dest = target / nb.name
@@ -83,24 +91,25 @@ def _trust(path: Path) -> None:
 def _mode(requested: str) -> tuple[str, str]:
     """(mode, sentence for the terminal)."""
     from . import engine
-    from .demo import choose_mode, recorded_at, recorded_on
+    from .recorder import Recording
 
-    mode = choose_mode(requested)
-    if mode == "live":
-        return mode, f"A Docker daemon answers at {engine.describe_host()}: the tour runs LIVE on it."
+    recording = Recording(find_notebooks() / TOUR_RECORDING, "replay" if requested == "offline" else requested)
+    if recording.live:
+        return "live", f"A Docker daemon answers at {engine.describe_host()}: the tour runs LIVE on it."
     why = "--offline was given" if requested == "offline" else f"no Docker daemon answered at {engine.describe_host()}"
-    return mode, (f"OFFLINE ({why}): the tour shows data recorded {recorded_at()} on {recorded_on()}; "
-                  "every view says so.")
+    return "offline", f"OFFLINE ({why}): the tour shows data {recording.note.removesuffix(', not live')}; every view says so."
 
 
 def _mode_environment(env, mode: str, requested: str):
-    """Tell the notebooks' kernels the mode through DOCKERVIZ_DEMO (env is changed in place)."""
+    """Tell the notebooks' kernels the mode through DOCKERVIZ_RECORDING (env is changed in place)."""
+    from .recorder import MODE_ENV
+
     if mode == "offline":
-        env["DOCKERVIZ_DEMO"] = "offline"
+        env[MODE_ENV] = "replay"
     elif requested == "live":
-        env["DOCKERVIZ_DEMO"] = "live"
+        env[MODE_ENV] = "live"
     else:
-        env.pop("DOCKERVIZ_DEMO", None)  # each notebook checks again when it starts
+        env.pop(MODE_ENV, None)  # each notebook checks again when it starts
     return env
 
 

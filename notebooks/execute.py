@@ -62,7 +62,12 @@ def readable_outputs(nb, rules) -> list[list[str]]:
         for out in cell.get("outputs", []):
             kind = out.get("output_type")
             if kind == "stream":
-                texts.append(f"[{out.get('name')}] " + sanitize(_text(out.get("text", "")), rules))
+                text = sanitize(_text(out.get("text", "")), rules)
+                label = f"[{out.get('name')}] "
+                if texts and texts[-1].startswith(label):  # one text: the kernel cuts a stream where it likes
+                    texts[-1] += text
+                else:
+                    texts.append(label + text)
             elif kind in ("display_data", "execute_result"):
                 data = out.get("data", {})
                 for mime in COMPARED_MIMES:
@@ -92,11 +97,11 @@ def compare(stored, fresh, rules, name: str = "notebook") -> list[str]:
 
 @contextlib.contextmanager
 def offline_environment():
-    """DOCKER_HOST at a socket nothing listens on, DOCKERVIZ_DEMO unset (auto), for this block."""
-    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "DOCKERVIZ_DEMO", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY")}
+    """DOCKER_HOST at a socket nothing listens on, DOCKERVIZ_RECORDING unset (auto), for this block."""
+    saved = {k: os.environ.get(k) for k in ("DOCKER_HOST", "DOCKERVIZ_RECORDING", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY")}
     with tempfile.TemporaryDirectory(prefix="dockerviz-offline-") as tmp:
         os.environ["DOCKER_HOST"] = f"unix://{tmp}/nothing-listens-here.sock"
-        for k in ("DOCKERVIZ_DEMO", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY"):
+        for k in ("DOCKERVIZ_RECORDING", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY"):
             os.environ.pop(k, None)
         try:
             yield

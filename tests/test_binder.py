@@ -38,11 +38,11 @@ def test_binder_files_are_as_repo2docker_wants():
 
 def test_binder_start_selects_offline_without_a_daemon(offline_env):
     env = dict(offline_env)
-    env.pop("DOCKERVIZ_DEMO", None)
-    proc = _run(["bash", str(BINDER / "start"), "sh", "-c", 'echo "mode=$DOCKERVIZ_DEMO"'], env=env, cwd=REPO,
+    env.pop("DOCKERVIZ_RECORDING", None)
+    proc = _run(["bash", str(BINDER / "start"), "sh", "-c", 'echo "mode=$DOCKERVIZ_RECORDING"'], env=env, cwd=REPO,
                 timeout=60)
     assert proc.returncode == 0, proc.stdout
-    assert "mode=offline" in proc.stdout
+    assert "mode=replay" in proc.stdout
 
 
 def test_fresh_venv_from_binder_requirements_runs_every_notebook_offline(tmp_path, offline_env):
@@ -63,10 +63,10 @@ def test_fresh_venv_from_binder_requirements_runs_every_notebook_offline(tmp_pat
     env["JUPYTER_PATH"] = str(env_dir / "share" / "jupyter")  # the venv's kernel, whatever else is installed
 
     where = _run(["bash", str(BINDER / "start"), "python", "-c",
-                  "import os, dockerviz; print(dockerviz.__file__); print('mode', os.environ.get('DOCKERVIZ_DEMO'))"],
+                  "import os, dockerviz; print(dockerviz.__file__); print('mode', os.environ.get('DOCKERVIZ_RECORDING'))"],
                  cwd=work, env=env, timeout=120)
     assert where.returncode == 0, where.stdout
-    assert str(env_dir) in where.stdout and "mode offline" in where.stdout, where.stdout
+    assert str(env_dir) in where.stdout and "mode replay" in where.stdout, where.stdout
 
     proc = _run(["bash", str(BINDER / "start"), "python", str(work / "notebooks" / "execute.py"), "--check"],
                 cwd=work, env=env, timeout=RUN_TIMEOUT)

@@ -1,7 +1,7 @@
 """The notebooks under nbval, live and offline, and their stored outputs.
 
 - live: the daemon of the `docker_client` fixture (so under CI=true a missing
-  daemon fails the test instead of skipping it), DOCKERVIZ_DEMO=live so a
+  daemon fails the test instead of skipping it), DOCKERVIZ_RECORDING=live so a
   kernel that cannot reach it fails loudly rather than falling back;
 - offline: DOCKER_HOST at a socket nothing listens on, the mode left to the
   notebooks' own detection, as on Binder;
@@ -15,6 +15,7 @@ tell the same story; the assert cells check the real numbers.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def _report(proc: subprocess.CompletedProcess) -> str:
 
 def _clean_env(base: dict) -> dict:
     env = dict(base)
-    for k in ("DOCKERVIZ_DEMO", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+    for k in ("DOCKERVIZ_RECORDING", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         env.pop(k, None)
     return env
 
@@ -59,7 +60,7 @@ def test_notebooks_live(docker_engine, docker_client):
     env = _clean_env(os.environ)
     if docker_engine.base_url:
         env["DOCKER_HOST"] = docker_engine.base_url
-    env["DOCKERVIZ_DEMO"] = "live"
+    env["DOCKERVIZ_RECORDING"] = "live"
     dangling = {i.id for i in docker_client.images.list(filters={"dangling": True})}
     proc = _nbval(env)
     assert proc.returncode == 0, _report(proc)
@@ -103,41 +104,64 @@ def test_committed_notebooks_are_executed_offline_with_widget_state():
         assert views and all(v in state["state"] for v in views), f"{name}: a widget's state is missing"
 
 
+def test_the_notebooks_use_only_the_public_api_and_the_recording_line():
+    import ast
+
+    import nbformat
+
+    import dockerviz
+
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        tree = ast.parse(source)
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(str(m).startswith("dockerviz") for m in modules), f"{name}: imports from inside dockerviz"
+        assert "dockerviz" in imported
+        used = {n.attr for n in ast.walk(tree)
+                if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "dockerviz"}
+        assert used <= set(dir(dockerviz)), f"{name}: {used - set(dir(dockerviz))}"
+        assert 'dockerviz.recording("recordings/' in nb.cells[1].source or \
+               'dockerviz.recording("recordings/' in [c for c in nb.cells if c.cell_type == "code"][0].source
+
+
 def test_recorded_mode_needs_no_daemon_and_says_when(offline, monkeypatch):
-    from dockerviz.demo import Demo
+    import dockerviz
 
-    monkeypatch.delenv("DOCKERVIZ_DEMO", raising=False)
-    demo = Demo("tour")
-    assert not demo.live
-    assert "OFFLINE" in demo.describe() and "recorded" in demo.describe()
-    a = demo.run("run-a", "dockerviz-demo/tour:1", name="a")
-    assert a.recorded and a.state == "running"
-    bundle = a._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert "Recorded data" in bundle["text/html"] and demo.recorded_at in bundle["text/html"]
-    assert bundle["text/plain"].startswith("[recorded data:")
-    mon = demo.monitor("usage", [a], seconds=0)
-    assert mon.recorded and len(mon.rows()) > 0
-    build = demo.build("build-v1", "unused offline", tag="unused")
-    assert build.succeeded and "Recorded data" in build._repr_mimebundle_()["text/html"]
+    monkeypatch.delenv("DOCKERVIZ_RECORDING", raising=False)
+    with dockerviz.recording(NOTEBOOKS / "recordings" / "tour") as rec:
+        assert rec.mode == "replay"
+        assert "OFFLINE" in rec.describe() and "recorded" in rec.describe()
+        a = dockerviz.run("dockerviz-demo/tour:1", name="dockerviz-demo-tour-a", network_mode="none")
+        assert a.recorded == rec.note and a.state == "running"
+        bundle = a._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        assert "Recorded data" in bundle["text/html"] and rec.note in bundle["text/html"]
+        assert bundle["text/plain"].startswith("[recorded data:")
+        mon = dockerviz.monitor([a, "dockerviz-demo-tour-b"])
+        assert mon.recorded and len(mon.rows()) > 0
+        build = dockerviz.build(dockerfile="unused offline", tag="dockerviz-demo/tour:1")
+        assert build.succeeded and "Recorded data" in build._repr_mimebundle_()["text/html"]
 
 
-def test_build_results_round_trip_through_json(tmp_path):
+def test_build_results_round_trip_through_json():
     from dockerviz.building.result import BuildResult
-    from dockerviz.demo import load_build, save_build
     from dockerviz.errors import BuildError
+    from dockerviz.recorder.builds import build_document, build_from_document
 
     r = BuildResult(tags=["x:1"], builder="classic")
     r._step("a", step=1, instruction="FROM scratch", status="done", started=10.0, completed=10.5)
     r._step("b", step=2, instruction="RUN false", status="failed", started=10.5, completed=11.0)
     r._log_text("boom <script>\n", stderr=True, step=2, when=11.0)
     r._finish("failed", BuildError("step 2 failed", step=2, instruction="RUN false", exit_code=1, log_tail=["boom"]))
-    path = save_build(r, tmp_path / "b.json", dockerfile_text="FROM scratch\nRUN false\n")
-    back = load_build(path)
+    doc = json.loads(json.dumps(build_document(r, dockerfile_text="FROM scratch\nRUN false\n")))
+    back = build_from_document(doc, recorded="a note")
     assert back.status == "failed" and back.tags == ["x:1"] and back.builder == "classic"
     assert back.steps[["step", "instruction", "status"]].values.tolist() == [[1, "FROM scratch", "done"],
                                                                          [2, "RUN false", "failed"]]
     assert back.error.exit_code == 1 and back.error.step == 2 and back.error.log_tail == ["boom"]
+    assert back.error.result is back and back.recorded == "a note"
     assert "boom <script>" in back.log
     assert back.seconds == pytest.approx(r.seconds)
 
@@ -147,7 +171,7 @@ def test_blanked_archive_analyses_like_the_original(tmp_path):
     import gzip
 
     import dockerviz
-    from dockerviz.demo import write_blank_archive
+    from dockerviz.recorder.blank import write_blank_archive
     from dockerviz.samples import SAMPLE_ARCHIVE
 
     with gzip.open(SAMPLE_ARCHIVE, "rb") as f:
@@ -161,12 +185,15 @@ def test_blanked_archive_analyses_like_the_original(tmp_path):
     assert a.waste.equals(b.waste)
 
 
-def test_recordings_stay_small():
-    from dockerviz.demo import RECORDINGS
-    from dockerviz.samples import SAMPLE_ARCHIVE
+RECORDINGS = NOTEBOOKS / "recordings"
 
-    recordings = sum(f.stat().st_size for f in RECORDINGS.rglob("*") if f.is_file())
-    assert recordings + SAMPLE_ARCHIVE.stat().st_size < 2.5e6
+
+def test_recordings_stay_small():
+    """Bytes per notebook (recording.json and its blanked archives), and all of them."""
+    sizes = {d.name: sum(f.stat().st_size for f in d.iterdir() if f.is_file()) for d in RECORDINGS.iterdir()}
+    assert sorted(sizes) == ["builds", "layers", "tour", "usage"]
+    assert all(0 < n < 250_000 for n in sizes.values()), sizes
+    assert sum(sizes.values()) < 600_000, sizes
 
 
 # ---- dockerviz tour --------------------------------------------------------------------------
@@ -223,10 +250,11 @@ def test_a_blanked_recording_is_still_checked_against_what_it_names(tmp_path):
     import tarfile
 
     import dockerviz
-    from dockerviz.demo import RECORDINGS
     from dockerviz.errors import IntegrityError
 
-    src = RECORDINGS / "layers" / "after.tar.gz"
+    layers = json.loads((RECORDINGS / "layers" / "recording.json").read_text())
+    after = next(c for c in layers["calls"] if c["call"] == "analyze" and c["match"]["source"].endswith(":after"))
+    src = RECORDINGS / "layers" / after["answer"]["archive"]
     assert dockerviz.analyze(str(src), cache=False).size_bytes > 0
     out = tmp_path / "altered.tar.gz"
     with tarfile.open(src) as tar, gzip.open(out, "wb") as gz, tarfile.open(fileobj=gz, mode="w:") as dst:

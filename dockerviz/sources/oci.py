@@ -245,7 +245,7 @@ def _config_digest(config_name: str) -> str:
     return config_name
 
 
-BLANKED = "dockerviz-blanked.json"  # written by dockerviz.demo.write_blank_archive
+BLANKED = "dockerviz-blanked.json"  # written by dockerviz.recorder.blank.write_blank_archive
 
 
 def _blanked_digests(store: Store) -> dict:

@@ -4,7 +4,8 @@ An Image holds headers only. When a file's contents are asked for, this
 reader opens the image's source again (once, kept open for later reads) and
 gets the bytes of one member, in place: from the layer's directory in a local
 store, from the archive by the member's offset, or, for a remote or Podman
-daemon, by a second pass over the save stream that keeps only that file.
+daemon, by a second pass over the save stream that keeps only that file (for
+a registry, over the one layer blob that holds it).
 Recent reads are kept in memory, so a side pane opened twice costs one read.
 """
 

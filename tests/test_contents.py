@@ -323,23 +323,15 @@ def test_contents_through_podman_equal_docker_cp(docker_client, podman, monkeypa
     assert img.read("/data/keep/kept.bin", layer=2) == kept
 
 
-def _diff_u(old: bytes, new: bytes, tmp_path) -> list:
-    (tmp_path / "old").write_bytes(old)
-    (tmp_path / "new").write_bytes(new)
-    r = subprocess.run(["diff", "-u", str(tmp_path / "old"), str(tmp_path / "new")], capture_output=True)
-    assert r.returncode == 1
-    return r.stdout.decode().splitlines()[2:]  # the hunks; the two header lines carry timestamps
-
-
 def test_text_diffs_equal_diff_u_and_attribute_changes_are_named(docker_client, analysed, pkg_image, layer_ids,
                                                                  tmp_path):
     old = pi.docker_cp_bytes(docker_client, layer_ids[9], "/etc/dvz/app.conf")
     new = pi.docker_cp_bytes(docker_client, layer_ids[10], "/etc/dvz/app.conf")
     d = analysed.file_diff("/etc/dvz/app.conf", 10)
     assert d.change == "content" and d.attributes == []
-    assert d.diff.splitlines()[2:] == _diff_u(old, new, tmp_path)
+    assert d.diff.splitlines()[2:] == pi.diff_u_hunks(old, new, tmp_path)
     between = dockerviz.compare(layer_ids[9], pkg_image).file_diff("/etc/dvz/app.conf")
-    assert between.change == "content" and between.diff.splitlines()[2:] == _diff_u(old, new, tmp_path)
+    assert between.change == "content" and between.diff.splitlines()[2:] == pi.diff_u_hunks(old, new, tmp_path)
     # chmod alone: same bytes, the mode named (the oracle: the modes docker cp's tar records)
     mode = analysed.file_diff("/etc/dvz/mode.conf", 11)
     modes = []
@@ -357,7 +349,7 @@ def test_text_diffs_equal_diff_u_and_attribute_changes_are_named(docker_client, 
     out = subprocess.run([sys.executable, "-m", "dockerviz", "diff", layer_ids[9], pkg_image, "--file",
                           "/etc/dvz/app.conf", "-q"], capture_output=True, text=True, timeout=300, check=True,
                          env=dict(os.environ, DOCKERVIZ_CACHE_DIR="off"))
-    assert out.stdout.splitlines()[3:] == _diff_u(old, new, tmp_path)
+    assert out.stdout.splitlines()[3:] == pi.diff_u_hunks(old, new, tmp_path)
 
 
 def test_cli_cat_and_packages(docker_client, analysed, pkg_image, layer_ids):

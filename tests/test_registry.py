@@ -16,6 +16,7 @@ import sys
 
 import pytest
 from support import REPO_ROOT, images
+from support import package_images as pi
 from support.registry import IDENTITY_TOKEN, PASSWORD, USER, multi_platform_layout
 
 import dockerviz
@@ -297,10 +298,15 @@ def test_corrupt_blob_is_refused_and_not_cached(registry, opts, tmp_path, docker
         dockerviz.analyze(f"registry://{registry.host}/corrupt:diffid", cache=cache, registry=opts)
     assert WRONG_DIFF_ID.split(":")[1] not in {os.path.basename(p) for _, _, p in cache.files()}
     _, _, layers = _sizes(registry, "corrupt:1")
+    before = dockerviz.analyze(f"registry://{registry.host}/corrupt:1", cache=False, registry=opts)
     blob = registry.blob_file(layers[-1]["digest"])
     data = bytearray(blob.read_bytes())
     data[len(data) // 2] ^= 0xFF
     blob.write_bytes(bytes(data))
+    # the bytes of a file, asked for after the registry's copy changed under the analysis: refused, not shown
+    with pytest.raises(IntegrityError, match=rf"blob of the layer {len(layers) - 1} .*corrupt or was altered.*"
+                       rf"names {layers[-1]['digest']}"):
+        before.read("/mark")
     cache = LayerCache(tmp_path / "cache")
     with pytest.raises(dockerviz.ArchiveError, match=rf"layer {len(layers) - 1} .*the registry's copy is corrupt.*"
                        rf"names {layers[-1]['digest']}"):
@@ -308,6 +314,79 @@ def test_corrupt_blob_is_refused_and_not_cached(registry, opts, tmp_path, docker
     config = json.loads(registry.blob_file(_manifest_config(registry, "corrupt:1")).read_bytes())
     cached = {os.path.basename(p) for _, _, p in cache.files()}
     assert config["rootfs"]["diff_ids"][-1].split(":")[1] not in cached
+
+
+# -- file contents ---------------------------------------------------------------------------
+
+CONTENT_FILES = ["/data/overwritten.txt", "/data/phoenix.bin", "/data/keep/kept.bin", "/bin/busybox"]
+
+
+@pytest.mark.parametrize("name", ["pd:gzip", "pd:zstd", "pd:plain", "pd:chunked", "pd:estargz"])
+def test_file_bytes_from_every_compression_equal_docker_cp(name, registry, pushed, opts, docker_client, tmp_path):
+    img = dockerviz.analyze(pushed(name), cache=False, registry=opts)
+    daemon = dockerviz.analyze(PD, cache=False)
+    for path in CONTENT_FILES:
+        assert img.read(path) == pi.docker_cp_bytes(docker_client, PD, path), (name, path)
+    assert img.preview("/bin/busybox").type.startswith("ELF")
+    assert img.text("/data/overwritten.txt").endswith("appended\n")
+    # an older layer's copy, and how the last layer changed the file: the daemon's local store is the oracle
+    k = img.locate("/data/overwritten.txt", None)[0]
+    old = img.read("/data/overwritten.txt", layer=k - 1)
+    assert old == daemon.read("/data/overwritten.txt", layer=k - 1) != img.read("/data/overwritten.txt")
+    d = img.file_diff("/data/overwritten.txt", k)
+    new = img.read("/data/overwritten.txt")
+    assert d.change == "content" and d.diff.splitlines()[2:] == pi.diff_u_hunks(old, new, tmp_path)
+    assert d.diff == daemon.file_diff("/data/overwritten.txt", k).diff
+    with pytest.raises(dockerviz.FileContentsError, match="is not in"):
+        img.read("/data/file-to-delete")
+    assert img.packages.equals(daemon.packages)
+
+
+def test_links_and_hard_links_from_a_docker_push(registry, pushed, opts, docker_client):
+    img = dockerviz.analyze(pushed("links:docker"), cache=False, registry=opts)
+    link = img.preview("/links/sym-rel")
+    assert link.kind == "symlink" and link.link == "dup-b"  # retargeted by the last layer, never followed
+    with pytest.raises(dockerviz.FileContentsError, match="symbolic link"):
+        img.read("/links/sym-rel")
+    for path in ("/links/target.bin", "/links/hard-same-layer", "/links/hard-later-layer", "/links/dup-b"):
+        assert img.read(path) == pi.docker_cp_bytes(docker_client, LINKS, path), path
+    assert img.read("/links/mode.bin", layer=len(img.diff_ids) - 3) == \
+        pi.docker_cp_bytes(docker_client, LINKS, "/links/mode.bin")
+    assert img.packages.equals(dockerviz.analyze(LINKS, cache=False).packages)
+
+
+def test_packages_and_their_database_bytes_from_a_registry(registry, opts, docker_client):
+    pi.build_apk(docker_client)
+    tag = pi.apk_spec().tag
+    registry.skopeo_fresh(f"docker-daemon:{tag}:latest", "apk:1", "zstd")
+    img = dockerviz.analyze(f"registry://{registry.host}/apk:1", cache=False, registry=opts)
+    daemon = dockerviz.analyze(tag, cache=False)
+    assert len(img.packages) == len(pi.APK_2) and img.packages.equals(daemon.packages)
+    db = "/lib/apk/db/installed"
+    assert img.read(db) == pi.docker_cp_bytes(docker_client, tag, db)
+    assert img.read(db, layer=2) == daemon.read(db, layer=2) != img.read(db)
+    assert [r[1:4] for r in img.package_change_rows(4)] == [r[1:4] for r in daemon.package_change_rows(4)]
+
+
+def test_compare_two_registry_images_file_diff_equals_diff_u(registry, opts, docker_client, tmp_path):
+    tags, want = [], []
+    for i, text in enumerate(["one\\ntwo\\nthree\\n", "one\\nTWO\\nthree\\nfour\\n"]):  # printf escapes
+        tag = f"{images.PREFIX}/registry-diff-{i}:{os.getpid()}"
+        docker_client.images.build(
+            fileobj=_dockerfile(f"FROM {images.BUSYBOX.tag}\nRUN printf '{text}' > /etc/app.conf\n"), tag=tag,
+            network_mode="none", rm=True, labels={"dockerviz.test": "1"}, custom_context=True)
+        tags.append(tag)
+    try:
+        for i, tag in enumerate(tags):
+            want.append(pi.docker_cp_bytes(docker_client, tag, "/etc/app.conf"))
+            registry.skopeo_fresh(f"docker-daemon:{tag}", f"diff:{i}", ["gzip", "zstd"][i])
+    finally:
+        for tag in tags:
+            docker_client.images.remove(tag, force=True)
+    between = dockerviz.compare(f"registry://{registry.host}/diff:0", f"registry://{registry.host}/diff:1",
+                                registry=opts)
+    d = between.file_diff("/etc/app.conf")
+    assert d.change == "content" and d.diff.splitlines()[2:] == pi.diff_u_hunks(want[0], want[1], tmp_path)
 
 
 def _manifest_config(registry, name: str) -> str:

@@ -126,27 +126,34 @@ class BlobIndex:
     def _read_compressed(self, path: str, n: int, offset: int | None = None) -> bytes:
         from ..model.compression import open_layer_stream
 
-        found = None
         with self._opener() as raw:
             stream = open_layer_stream(raw, what=self.what)
             if offset is not None:  # decompressed up to the member's data, and no further
                 if not stream.skip(offset):
                     raise ArchiveError(f"The {self.what} ends before the member {E.display_path(path)}.")
                 return stream.read(n)
-            try:
-                for h in th.iter_headers(stream, what=self.what):
-                    try:
-                        name = E.normalise(h.name, what=f"{self.what} member")
-                    except ArchiveError:
-                        continue
-                    if name == path:
-                        # keep reading: a later copy of the path wins
-                        found = stream.read(min(n, h.size)) if h.typeflag in _DATA_TYPES else None
-            except (EOFError, OSError, ValueError) as exc:
-                raise ArchiveError(f"The {self.what} cannot be read ({exc}).") from None
+            found = member_in_stream(stream, path, n, self.what)
         if found is None:
             raise MemberNotFound(f"The layer holds no regular file {E.display_path(path)}.")
         return found
 
 
-__all__ = ["BlobIndex", "MemberNotFound", "dir_reader", "read_in_dir"]
+def member_in_stream(stream: th.ByteStream, path: str, n: int, what: str) -> bytes | None:
+    """Up to n bytes of the last regular-file copy of `path` in a layer tar read to its end-of-archive
+    (None: no such file); every other member's data is skipped as it passes."""
+    found = None
+    try:
+        for h in th.iter_headers(stream, what=what):
+            try:
+                name = E.normalise(h.name, what=f"{what} member")
+            except ArchiveError:
+                continue
+            if name == path:
+                # keep reading: a later copy of the path wins
+                found = stream.read(min(n, h.size)) if h.typeflag in _DATA_TYPES else None
+    except (EOFError, OSError, ValueError) as exc:
+        raise ArchiveError(f"The {what} cannot be read ({exc}).") from None
+    return found
+
+
+__all__ = ["BlobIndex", "MemberNotFound", "dir_reader", "member_in_stream", "read_in_dir"]

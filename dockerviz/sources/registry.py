@@ -5,6 +5,8 @@ config are fetched and checked against their digests; they are all a warm
 analysis downloads, since the layer cache is asked by diff id before any
 layer is fetched. A layer not in the cache is streamed once from its blob
 (see registry_layers): never written to disk, verified before it is trusted.
+A file's bytes, asked for later, come from one more such pass over the blob
+that holds it, keeping only that file.
 """
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ class RegistrySource:
             else:
                 ref.reader = blob
             ref.open = None
+            ref.fetch = blob.fetch  # a file's bytes: a second pass over the whole blob, verified as it streams
         record.repo_tags = [str(self.ref)]
         record.path = "registry-toc" if toc_layers else "registry"
         record.extra.update(manifest_digest=store.top_digest, toc_layers=toc_layers)

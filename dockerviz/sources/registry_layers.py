@@ -27,6 +27,7 @@ from ..errors import (
 )
 from ..model import tarheaders as th
 from ..model import toc as T
+from ..model.compression import open_layer_stream
 from ..model.digest import HashingReader, check
 from ..model.layer import LayerContent, read_layer
 
@@ -69,13 +70,39 @@ class BlobLayer:
         self.what = what
 
     def __call__(self) -> LayerContent:
+        return self._streamed(lambda buffered, raw: read_layer(
+            buffered, what=self.what, diff_id=self.diff_id, blob_digest=self.digest, blob_size=self.size))
+
+    def fetch(self, path: str, n: int) -> bytes:
+        """Up to n bytes of the regular file `path`: a second pass over the blob keeping only that file.
+
+        Nothing is written to disk and at most n bytes of the file are held; the whole blob is hashed
+        as it passes and the bytes are returned only once it matches the manifest's digest.
+        """
+        from .files import MemberNotFound, member_in_stream
+
+        def keep(buffered, raw):
+            found = member_in_stream(open_layer_stream(buffered, what=self.what), path, n, self.what)
+            raw.drain()
+            check(self.digest, raw.digest(), f"blob of the {self.what} (the registry's copy is corrupt or was "
+                  "altered since it was analysed)", kind="digest")
+            return found
+
+        found = self._streamed(keep)
+        if found is None:
+            raise MemberNotFound(f"The {self.what} in the registry holds no regular file /{path}; "
+                                 "the image was changed since it was analysed: analyse it again.")
+        return found
+
+    def _streamed(self, consume):
+        """consume(buffered blob, hashing reader) over one GET of the blob; a blob whose bytes do not
+        hash to its digest is refused as that, whatever the decompressor made of it."""
         client = self.client
         resp = client.request("GET", f"/v2/{self.repo}/blobs/{self.digest}", what=f"blob of {self.what}")
         raw = HashingReader(_Response(resp, client.host, self.size))
         try:
             try:
-                return read_layer(cast(BinaryIO, io.BufferedReader(raw, 1 << 16)), what=self.what,
-                                  diff_id=self.diff_id, blob_digest=self.digest, blob_size=self.size)
+                return consume(cast(BinaryIO, io.BufferedReader(raw, 1 << 16)), raw)
             except IntegrityError:
                 raise
             except ArchiveError:

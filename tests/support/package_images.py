@@ -231,6 +231,15 @@ def docker_cp_bytes(client, image: str, path: str) -> bytes:
         return tar.extractfile(member).read()
 
 
+def diff_u_hunks(old: bytes, new: bytes, folder: Path) -> list:
+    """The hunks GNU `diff -u` prints between two byte strings (its two header lines carry timestamps)."""
+    (folder / "old").write_bytes(old)
+    (folder / "new").write_bytes(new)
+    r = subprocess.run(["diff", "-u", str(folder / "old"), str(folder / "new")], capture_output=True)
+    assert r.returncode == 1
+    return r.stdout.decode().splitlines()[2:]
+
+
 def docker_cp_tree(client, image: str, path: str, dest: Path) -> Path:
     """Copy a folder of a container of `image` to dest (a test oracle's working copy)."""
     with _cp_tar(client, image, path) as tar:

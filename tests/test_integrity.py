@@ -296,3 +296,7 @@ def test_limits_name_themselves_and_can_be_raised(tmp_path):
     assert proc.returncode == 2 and b"json_bytes" in proc.stderr
     with pytest.raises(DockervizError, match="Unknown limit"):
         dockerviz.analyze(path, cache=False, limits={"no_such": 1})
+    with pytest.raises(LimitError):  # written as the CLI and DOCKERVIZ_LIMITS write them
+        dockerviz.analyze(path, cache=False, limits="json_bytes=1kB")
+    with pytest.raises(DockervizError, match="limits="):
+        dockerviz.analyze(path, cache=False, limits=5)

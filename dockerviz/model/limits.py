@@ -109,11 +109,17 @@ def current() -> Limits:
 
 @contextlib.contextmanager
 def using(changes=None):
-    """Run a block under the current limits changed by `changes` (a dict, a Limits, or None)."""
+    """Run a block under the current limits changed by `changes` (a dict, "NAME=VALUE,..." as the CLI
+    takes them, a Limits, or None)."""
     if changes is None:
         yield current()
         return
-    limits = changes if isinstance(changes, Limits) else current().with_changes(dict(changes))
+    if isinstance(changes, str):
+        changes = parse(changes)
+    if not isinstance(changes, (dict, Limits)):
+        raise DockervizError(f"limits= takes a dict such as {{'json_bytes': '256MiB'}}, a string such as "
+                             f"'json_bytes=256MiB', or a Limits; not {type(changes).__name__}.")
+    limits = changes if isinstance(changes, Limits) else current().with_changes(changes)
     token = _current.set(limits)
     try:
         yield limits

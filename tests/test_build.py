@@ -614,10 +614,11 @@ def test_view_in_browser_shows_steps_and_failing_step(ctx, daemon, jupyter_lab):
     nb = jupyter_lab.write_notebook("build.ipynb", [NOTEBOOK_CELL.format(ctx=path)])
     with B.chromium() as browser:
         page = _run_build_notebook(browser, jupyter_lab, nb)
-        view = page.query_selector(".jp-OutputArea-output .dockerviz-build")
         page.wait_for_function(
             "() => { const v = document.querySelector('.dockerviz-build');"
             " return v && v.innerText.includes('Build failed'); }", timeout=60_000)
+        # the view as drawn once the build ended: an element found earlier may have been replaced since
+        view = page.query_selector(".jp-OutputArea-output .dockerviz-build")
         view.screenshot(path=str(jupyter_lab.root / "view.png"))  # kept with the test's tmp files
         text = view.inner_text()
         assert "Failed at step 5 of 5" in text

@@ -76,6 +76,16 @@ _LAZY = {
     "recording": ("dockerviz.recorder", "recording"),
     "Recording": ("dockerviz.recorder", "Recording"),
     "sample_image": ("dockerviz.samples", "sample_image"),
+    "replicas": ("dockerviz.containers.api", "replicas"),
+    "Replicas": ("dockerviz.containers.replicas", "Replicas"),
+    "scale_figure": ("dockerviz.views.figures", "scale_figure"),
+    "volume": ("dockerviz.containers.api", "volume"),
+    "Volume": ("dockerviz.containers.volumes", "Volume"),
+    "push": ("dockerviz.transfer", "push"),
+    "pull": ("dockerviz.transfer", "pull"),
+    "push_index": ("dockerviz.transfer", "push_index"),
+    "copy_image": ("dockerviz.transfer", "copy_image"),
+    "Transfer": ("dockerviz.transfer", "Transfer"),
 }
 
 
@@ -108,4 +118,5 @@ __all__ = [
     "RegistryOptions", "RegistryError", "RegistryAuthError", "RegistryTLSError", "RegistryUnavailableError",
     "RegistryImageNotFoundError",
     "recording", "Recording", "RecordingError", "sample_image",
+    "replicas", "Replicas", "scale_figure", "volume", "Volume", "push", "pull", "push_index", "copy_image", "Transfer",
 ]

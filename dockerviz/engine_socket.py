@@ -75,6 +75,15 @@ def _exchange(sock_path: str, path: str, timeout: float, accept: str = "applicat
     return _status(head), head, body
 
 
+def pings(sock_path: str, timeout: float = 5.0) -> bool:
+    """Does GET /_ping answer 200 on that socket? (Podman answers it at once, /version only after
+    running its OCI runtime.)"""
+    try:
+        return _exchange(sock_path, "/_ping", timeout, accept="text/plain")[0] == 200
+    except LocalUnavailable:
+        return False
+
+
 def _status(head: bytes) -> int:
     status_line = head.split(b"\r\n", 1)[0].split()
     return int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0

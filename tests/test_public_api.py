@@ -59,7 +59,7 @@ def test_recorded_is_none_live_and_a_note_when_recorded(run_offline, tmp_path):
 def test_every_call_that_may_reach_a_daemon_takes_an_engine():
     """engine= (an Engine, a host URL or a docker client) on each call that may talk to a daemon;
     layers() and compare() hand it to analyze()."""
-    offline = {"builds", "builds_figure", "usage_summary", "load_container", "load_monitor"}  # session or file data
+    offline = {"builds", "builds_figure", "scale_figure", "usage_summary", "load_container", "load_monitor"}  # session or file data
     for name, value in _public().items():
         if not inspect.isfunction(value) or name in offline:
             continue

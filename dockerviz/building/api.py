@@ -13,7 +13,7 @@ from .waiting import wait_for
 
 
 def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, nocache=False, labels=None,
-          network_mode=None, builder="auto", wait=True, engine=None) -> BuildResult:
+          network_mode=None, builder="auto", wait=True, engine=None, platform=None) -> BuildResult:
     """Build an image and return a BuildResult; in a notebook, show the build live.
 
     context: the build context directory. dockerfile: a path (relative to the
@@ -23,6 +23,7 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
     returns at once while the build goes on in the background; call
     `result.wait()` to block and raise its error. engine: where to build (a
     dockerviz.Engine, a docker.DockerClient or a host URL; default as the docker CLI picks).
+    platform: the image's platform (e.g. "linux/arm64"), when it is not the engine's own.
 
     Raises BuildError (a DockervizError) when the build fails, with the failing
     step, its instruction, exit code and last log lines; interrupting the
@@ -46,7 +47,8 @@ def build(context=".", dockerfile=None, tag=None, buildargs=None, target=None, n
                          target=target, buildargs=buildargs)
     result.requested_builder = builder
     job = BuildJob(result, ctx, tags=tags, buildargs=buildargs, target=target, nocache=nocache, labels=labels,
-                   network_mode=network_mode, builder=builder, client_factory=lambda: eng.client(timeout=None))
+                   network_mode=network_mode, builder=builder, client_factory=lambda: eng.client(timeout=None),
+                   platform=platform)
     shown = _show_live(result, wait)
     try:
         # Started inside the try: an interrupt that lands before the wait loop (the build thread

@@ -65,7 +65,8 @@ class _Dispatch:
         self.parser.feed(msg, now)
 
 
-def build_params(*, version, dockerfile_name, tags, buildargs, target, nocache, labels, network_mode, buildid=None):
+def build_params(*, version, dockerfile_name, tags, buildargs, target, nocache, labels, network_mode, buildid=None,
+                 platform=None):
     params = {
         "version": version,
         "dockerfile": dockerfile_name,
@@ -86,18 +87,20 @@ def build_params(*, version, dockerfile_name, tags, buildargs, target, nocache, 
         params["networkmode"] = network_mode
     if buildid:
         params["buildid"] = buildid
+    if platform:
+        params["platform"] = platform
     return params
 
 
 class BuildJob:
     def __init__(self, result, ctx, *, tags, buildargs, target, nocache, labels, network_mode, builder,
-                 client_factory=None):
+                 client_factory=None, platform=None):
         if builder not in BUILDERS:
             raise BuildError(f"builder must be one of {', '.join(map(repr, BUILDERS))}, not {builder!r}.")
         self.result = result
         self.ctx = ctx
         self.kw = dict(tags=tags, buildargs=buildargs, target=target, nocache=nocache, labels=labels,
-                       network_mode=network_mode)
+                       network_mode=network_mode, platform=platform)
         self.builder = builder
         self._client_factory = client_factory
         self._cancel = threading.Event()

@@ -7,8 +7,11 @@ import time
 from ..humanize import show_now, shown_again
 from .lifecycle import ContainerView, cleanup, run_container
 from .monitor import UsageMonitor, usage_summary
+from .replicas import Replicas, start_replicas
+from .volumes import Volume, create_volume
 
-__all__ = ["run", "container", "monitor", "usage_summary", "cleanup", "load_container", "load_monitor"]
+__all__ = ["run", "container", "monitor", "usage_summary", "cleanup", "load_container", "load_monitor", "replicas",
+           "volume"]
 
 
 def run(image, command=None, *, start: bool = True, engine=None, **options) -> ContainerView:
@@ -59,3 +62,17 @@ def load_container(path) -> ContainerView:
 def load_monitor(path) -> UsageMonitor:
     """A UsageMonitor saved with UsageMonitor.save(path)."""
     return UsageMonitor.load(path)
+
+
+def replicas(image, n: int, command=None, *, name: str | None = None, engine=None, **options) -> Replicas:
+    """Start n containers of one image (named NAME-1, NAME-2... when `name` is given; run()'s
+    options). Replicas.scale(n) changes the count, .table() samples them (one row per replica),
+    .curve([1, 5, 20]) scales through counts (one row per count); all are removed on close(), at
+    the end of a `with` block, or at interpreter exit."""
+    return start_replicas(image, n, command, name=name, engine=engine, **options)
+
+
+def volume(name: str | None = None, *, engine=None) -> Volume:
+    """A new named volume, labelled as dockerviz's and removed on close(), at the end of a `with`
+    block or at interpreter exit. Mount it with run(..., volumes=vol.mount("/data"))."""
+    return create_volume(name, engine=engine)

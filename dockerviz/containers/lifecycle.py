@@ -257,6 +257,19 @@ class ContainerView:
     def labels(self) -> dict:
         return dict(self._info.get("Config", {}).get("Labels") or {})
 
+    @property
+    def hostname(self) -> str:
+        return str(self._info.get("Config", {}).get("Hostname") or "")
+
+    def mounts(self) -> list[dict]:
+        """What is mounted into the container, from its inspect document (so recorded views have it
+        too): [{"type" (volume / bind / tmpfs), "name" (the volume's, else ""), "source", "destination",
+        "rw"}]. What is written there lives outside the writable layer and outlives the container."""
+        return [{"type": str(m.get("Type") or ""), "name": str(m.get("Name") or ""),
+                 "source": str(m.get("Source") or ""), "destination": str(m.get("Destination") or ""),
+                 "rw": bool(m.get("RW", True))}
+                for m in self._info.get("Mounts") or []]
+
     def allowed_actions(self) -> set[str]:
         if not self._backend.acts or self._closed:
             return set()
@@ -371,6 +384,26 @@ class ContainerView:
             return int(result.get("StatusCode", 0))
 
         return self._backend.perform(self, "wait", {}, live)
+
+    def exec(self, command, *, detach: bool = False) -> str:
+        """Run a command inside the running container (a string goes to `sh -c`); what it wrote
+        (stdout and stderr), or "" when detached. A non-zero exit raises a DockervizError."""
+        if self.recorded:
+            raise DockervizError(f"{self.name!r} is a recorded snapshot: nothing can run in it.")
+        argv = ["sh", "-c", command] if isinstance(command, str) else [str(c) for c in command]
+        client = self.engine.client(timeout=None)
+        try:
+            with _engine.translated(self.name, kind="container", engine=self.engine):
+                ex = client.api.exec_create(self.id, argv)
+                raw = client.api.exec_start(ex["Id"], detach=detach)
+                code = None if detach else client.api.exec_inspect(ex["Id"]).get("ExitCode")
+        finally:
+            client.close()
+        out = "" if detach else (raw or b"").decode("utf-8", "replace")
+        if code:
+            shown = command if isinstance(command, str) else " ".join(argv)
+            raise DockervizError(f"`{shown}` failed in {self.name} (exit code {code}): {out.strip()[-2000:]}")
+        return out
 
     # ---- image against container -------------------------------------------------------------
 

@@ -197,7 +197,7 @@ class RegistryClient:
         self._conns.clear()
 
     def _send(self, method: str, scheme: str, netloc: str, path: str, headers: dict,
-              body: str | None = None) -> http.client.HTTPResponse:
+              body: bytes | str | None = None) -> http.client.HTTPResponse:
         """One request; a kept-alive connection the server closed meanwhile is reopened once."""
         for attempt in (0, 1):
             conn = self._connection(scheme, netloc)
@@ -242,15 +242,15 @@ class RegistryClient:
     def _base_scheme(self) -> str:
         return self._scheme or "https"
 
-    def _send_base(self, method: str, path: str, headers: dict) -> http.client.HTTPResponse:
+    def _send_base(self, method: str, path: str, headers: dict, body: bytes | None = None) -> http.client.HTTPResponse:
         """To the registry itself: HTTPS, or plain HTTP where allowed and TLS is not spoken."""
         try:
-            resp = self._send(method, self._base_scheme(), self.host, path, headers)
+            resp = self._send(method, self._base_scheme(), self.host, path, headers, body)
         except _NotTLS as exc:
             if self._scheme is not None or not self._plain_ok:
                 raise exc.error() from None
             self._scheme = "http"
-            return self._send(method, "http", self.host, path, headers)
+            return self._send(method, "http", self.host, path, headers, body)
         self._scheme = self._base_scheme()
         return resp
 
@@ -350,8 +350,9 @@ class RegistryClient:
 
     # -- requests --------------------------------------------------------------
     def request(self, method: str, path: str, *, headers: dict | None = None, what: str = "request",
-                ok=(200,)) -> http.client.HTTPResponse:
-        """A response with a status in `ok`, its body not read; errors as DockervizErrors."""
+                ok=(200,), body: bytes | None = None) -> http.client.HTTPResponse:
+        """A response with a status in `ok`, its body not read; errors as DockervizErrors. A `body`
+        (a manifest being put) is sent to the registry itself, never along a redirect."""
         headers = dict(headers or {})
         authenticated = False
         scheme, netloc = "", None  # netloc None: the registry itself
@@ -360,7 +361,7 @@ class RegistryClient:
             if netloc is None and self._auth:
                 sent["Authorization"] = self._auth
             if netloc is None:
-                resp = self._send_base(method, path, sent)
+                resp = self._send_base(method, path, sent, body)
             else:
                 try:
                     resp = self._send(method, scheme, netloc, path, sent)

@@ -171,3 +171,29 @@ def size_comparison(comparison, *, figsize=(7, 2.8)) -> Figure:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title("total size", fontsize=10)
     return fig
+
+
+def scale_figure(curve, *, figsize=(9, 3.2)):
+    """Replicas against what they cost, from Replicas.curve(): disk (the image once plus the writable
+    layers, against a copy of the image per replica), memory and CPU, side by side: a matplotlib Figure."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    disk, mem, cpu = fig.subplots(1, 3)
+    n = [int(v) for v in curve["replicas"]]
+    x = range(len(n))
+    width = 0.4
+    disk.bar([i - width / 2 for i in x], curve["disk_bytes"], width, label="shared image + writable layers")
+    disk.bar([i + width / 2 for i in x], curve["disk_if_copied_bytes"], width, label="a copy of the image each",
+             color="#bbbbbb")
+    disk.set_title("disk")
+    disk.legend(fontsize="x-small")
+    _bytes_axis(disk)
+    mem.bar(list(x), curve["mem_bytes"], 0.6, color="#2e7d32")
+    mem.set_title("memory (sum of peaks)")
+    _bytes_axis(mem)
+    cpu.bar(list(x), curve["cpu_percent"], 0.6, color="#b26a00")
+    cpu.set_title("CPU (sum of means)")
+    cpu.set_ylabel("% of one CPU")
+    for ax in (disk, mem, cpu):
+        ax.set_xticks(list(x), [str(v) for v in n])
+        ax.set_xlabel("replicas")
+    return fig

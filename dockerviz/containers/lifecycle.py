@@ -385,26 +385,6 @@ class ContainerView:
 
         return self._backend.perform(self, "wait", {}, live)
 
-    def exec(self, command, *, detach: bool = False) -> str:
-        """Run a command inside the running container (a string goes to `sh -c`); what it wrote
-        (stdout and stderr), or "" when detached. A non-zero exit raises a DockervizError."""
-        if self.recorded:
-            raise DockervizError(f"{self.name!r} is a recorded snapshot: nothing can run in it.")
-        argv = ["sh", "-c", command] if isinstance(command, str) else [str(c) for c in command]
-        client = self.engine.client(timeout=None)
-        try:
-            with _engine.translated(self.name, kind="container", engine=self.engine):
-                ex = client.api.exec_create(self.id, argv)
-                raw = client.api.exec_start(ex["Id"], detach=detach)
-                code = None if detach else client.api.exec_inspect(ex["Id"]).get("ExitCode")
-        finally:
-            client.close()
-        out = "" if detach else (raw or b"").decode("utf-8", "replace")
-        if code:
-            shown = command if isinstance(command, str) else " ".join(argv)
-            raise DockervizError(f"`{shown}` failed in {self.name} (exit code {code}): {out.strip()[-2000:]}")
-        return out
-
     # ---- image against container -------------------------------------------------------------
 
     @contextlib.contextmanager

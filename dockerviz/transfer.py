@@ -142,11 +142,15 @@ def push(image: str, ref: str, *, engine=None) -> Transfer:
             had = f"{repo}:{tag}" in (info.get("RepoTags") or [])
             if not had:
                 client.api.tag(info["Id"], repo, tag)
+            digests_before = set(info.get("RepoDigests") or [])
             try:
                 rows, aux = _layers_from(client.api.push(repo, tag, stream=True, decode=True))
             finally:
-                if not had:
+                if not had:  # the tag made for the push, and the digest reference the push left
                     client.api.remove_image(f"{repo}:{tag}", noprune=True)
+                    left = set(client.api.inspect_image(info["Id"]).get("RepoDigests") or []) - digests_before
+                    for ref in sorted(d for d in left if d.startswith(repo + "@")):
+                        client.api.remove_image(ref, noprune=True)
     finally:
         client.close()
     return Transfer(kind="push", image=image, destination=f"{repo}:{tag}", engine_name=eng.name,

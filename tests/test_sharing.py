@@ -82,6 +82,15 @@ def test_a_volume_outlives_its_container_and_a_writable_layer_does_not(docker_cl
         docker_client.volumes.get(vol.name)
 
 
+def test_a_container_refused_at_start_is_not_left_behind(docker_client, test_images):
+    before = {c["Id"] for c in docker_client.api.containers(all=True)}
+    with pytest.raises(dockerviz.DockervizError):
+        dockerviz.run(BUSYBOX, ["/no/such/program"], network_mode="none")
+    left = [c for c in docker_client.api.containers(all=True, filters={"label": "dockerviz.managed=1"})
+            if c["Id"] not in before and c["Labels"].get("dockerviz.session") == str(os.getpid())]
+    assert left == []
+
+
 def test_a_volume_name_in_use_is_refused(docker_client):
     with dockerviz.volume() as vol:
         with pytest.raises(dockerviz.DockervizError, match="exists already"):
@@ -160,8 +169,9 @@ def test_push_then_pull_into_podman_sends_only_the_missing_layers(docker_client,
     assert len(after_first - before) == len(base) + 2
     assert (second.sent, second.already_there) == (len(child) - len(shared), len(shared))
     assert len(_blobs(registry) - after_first) == len(child) - len(shared) + 2
-    # the pushes left no registry-named tags behind in Docker
-    assert not [t for i in docker_client.images.list() for t in i.tags if t.startswith(registry.host)]
+    # the pushes left no registry-named tags nor digest references behind in Docker
+    assert not [r for i in docker_client.api.images() for r in (i.get("RepoTags") or []) + (i.get("RepoDigests") or [])
+                if r.startswith(registry.host)]
 
     pulled = dockerviz.pull(f"{registry.host}/t/bb:1", engine=podman.engine)
     child_pull = dockerviz.pull(f"{registry.host}/t/child:1", engine=podman.engine)
@@ -254,6 +264,9 @@ def test_one_tag_names_an_image_per_platform(docker_client, test_images, registr
             assert c.exec(["/bin/busybox", "uname", "-m"]).strip() == "aarch64"
     finally:
         docker_client.api.remove_image(ref, noprune=True)
+        for d in docker_client.api.inspect_image(arm64_image).get("RepoDigests") or []:
+            if d.startswith(registry.host):
+                docker_client.api.remove_image(d, noprune=True)
 
 
 def test_a_bad_platform_is_refused_before_anything_is_pushed(registry):

@@ -37,6 +37,7 @@ __all__ = [
 
 MANAGED_LABEL = "dockerviz.managed"
 SESSION_LABEL = "dockerviz.session"
+RUN_LABEL = "dockerviz.run"  # one value per run() call
 
 ACTIONS = ("start", "stop", "pause", "unpause", "restart", "remove")
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead", "removed")
@@ -633,14 +634,24 @@ def _ensure_labels(options: dict) -> dict:
 def run_container(image, command=None, engine=None, *, start: bool = True, wrap=None, **options) -> ContainerView:
     """docker-py containers.run(image, command, detach=True, **options) as a ContainerView
     (start=False: created, not started). `wrap(backend)` may wrap the live backend (a recording)."""
+    import uuid
+
     options = _ensure_labels(dict(options))
+    # a container created but refused at start (a bad command, a wrong platform) is found by this and removed
+    attempt = options["labels"][RUN_LABEL] = uuid.uuid4().hex
     eng = _engine.as_engine(engine)
     client = eng.client()
-    with _engine.translated(str(image), kind="image", engine=eng):
-        if start:
-            container = client.containers.run(image, command, detach=True, **options)
-        else:
-            container = client.containers.create(image, command, **options)
+    try:
+        with _engine.translated(str(image), kind="image", engine=eng):
+            if start:
+                container = client.containers.run(image, command, detach=True, **options)
+            else:
+                container = client.containers.create(image, command, **options)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            for c in client.api.containers(all=True, filters={"label": f"{RUN_LABEL}={attempt}"}):
+                client.api.remove_container(c["Id"], force=True, v=True)
+        raise
     _register(container.id, eng)
     backend = LiveContainer(eng, client)
     try:

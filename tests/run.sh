@@ -61,6 +61,20 @@ else
     fi
 fi
 
+# ---------------------------------------------------------------- binfmt
+# arm64 binaries run here through qemu-user-static (an arm64 image in chapter 5 and the tests)
+if [ -x /usr/sbin/update-binfmts ] && [ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]; then
+    step "binfmt: qemu-aarch64"
+    if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+        $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null \
+            || info "binfmt_misc cannot be mounted here: arm64 images will not run"
+    fi
+    if [ -e /proc/sys/fs/binfmt_misc/register ]; then
+        $SUDO update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+        info "qemu-aarch64: $(head -n1 /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || echo 'not registered')"
+    fi
+fi
+
 # ---------------------------------------------------------------- Python
 step "Python environment"
 PY="${PYTHON:-}"

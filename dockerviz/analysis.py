@@ -221,7 +221,7 @@ def _check_entries(record, done) -> None:
     """Entries over the manifest's layers (a layer listed twice counted twice): the merge's work."""
     from .model import limits
 
-    total = sum(len(done[ref.diff_id].entries) for ref in record.layers)
+    total = sum(done[ref.diff_id].entry_count for ref in record.layers)
     if total > limits.current().image_entries:
         raise limits.exceeded("image_entries", f"{record.reference} stacks {total} entries over its "
                                                f"{len(record.layers)} layers; that many")

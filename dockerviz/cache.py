@@ -34,7 +34,8 @@ from .errors import CacheError
 from .model import entries as E
 from .model.layer import LayerContent
 
-FORMAT_VERSION = 3  # 2: a layer's package databases stored with it; 3: and its members' data offsets
+# 2: a layer's package databases stored with it; 3: and its members' data offsets; 4: and its disk bytes
+FORMAT_VERSION = 4
 LAYER_MAGIC = b"DVZLAYR\0"
 IMAGE_MAGIC = b"DVZIMAG\0"
 RESULT_MAGIC = b"DVZRSLT\0"
@@ -44,6 +45,7 @@ DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
 _KINDS = (E.FILE, E.DIR, E.SYMLINK, E.HARDLINK, E.OTHER)
 _KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 _SEP = "\0"  # cannot occur in a tar member name
+_SEP_BYTE = b"\0"
 
 
 def cache_dir() -> str:
@@ -91,6 +93,11 @@ _kind_of = attrgetter("kind")
 _NUM_ATTRS = tuple(attrgetter(a) for a in ("size", "mode", "uid", "gid"))
 
 
+# n entries, n whiteouts, n opaque dirs, tar bytes, disk bytes; then the columns and a table of blob lengths
+_PREFIX = struct.Struct("<IIIqq")
+_BLOBS = struct.Struct("<6Q")
+
+
 def encode_layer(content: LayerContent) -> bytes:
     entries = content.entries
     n = len(entries)
@@ -99,60 +106,120 @@ def encode_layer(content: LayerContent) -> bytes:
     for get in _NUM_ATTRS:
         nums.extend(map(get, entries))
     parts = [
-        struct.pack("<IIIq", n, len(content.whiteouts), len(content.opaque_dirs), content.tar_bytes),
+        _PREFIX.pack(n, len(content.whiteouts), len(content.opaque_dirs), content.tar_bytes, content.disk_bytes),
         kinds,
         nums.tobytes(),
     ]
     blobs = [_join(map(_path_of, entries)), _join(map(_link_of, entries)), _join(content.whiteouts),
              _join(content.opaque_dirs), _encode_packages(content.packages),
              content.offsets.tobytes() if content.offsets is not None else b""]
-    parts.append(struct.pack("<6Q", *(len(b) for b in blobs)))
+    parts.append(_BLOBS.pack(*(len(b) for b in blobs)))
     parts.extend(blobs)
     return b"".join(parts)
 
 
-def decode_layer(data: bytes) -> LayerContent:
-    n, nw, no, tar_bytes = struct.unpack_from("<IIIq", data, 0)
-    pos = struct.calcsize("<IIIq")
-    kinds = data[pos: pos + n]
-    pos += n
-    nums = array("q")
-    nums.frombytes(data[pos: pos + 32 * n])
-    pos += 32 * n
-    if len(kinds) != n or len(nums) != 4 * n:
-        raise ValueError("short columns")
-    lens = struct.unpack_from("<6Q", data, pos)
-    pos += 48
-    blobs = []
-    for ln in lens:
-        blobs.append(data[pos: pos + ln])
-        pos += ln
-    if pos != len(data):
-        raise ValueError("payload length")
-    paths = _split(blobs[0], n)
-    links = _split(blobs[1], n)
-    names = [_KINDS[k] for k in kinds]  # IndexError on a bad code
-    sizes = nums[:n].tolist()
-    # One int object per distinct mode and id (most layers have a handful). Each
-    # value is made and dropped in turn, so no field of freed ints is left
-    # between the objects kept (it would stay in the process as fragmentation).
-    share: dict = {}
-    share = share.setdefault
-    modes = [share(v, v) for v in nums[n: 2 * n]]
-    uids = [share(v, v) for v in nums[2 * n: 3 * n]]
-    gids = [share(v, v) for v in nums[3 * n:]]
-    content = LayerContent()
-    content.entries = list(map(E.Entry, paths, names, sizes, modes, uids, gids, links))
-    content.whiteouts = _split(blobs[2], nw)
-    content.opaque_dirs = _split(blobs[3], no)
-    content.tar_bytes = tar_bytes
-    content.packages = _decode_packages(blobs[4])
-    if len(blobs[5]):
-        offsets = array("q")
-        offsets.frombytes(blobs[5])
-        if len(offsets) != n:
+class _Columns:
+    """A layer payload whose every column has been checked; making its entries cannot fail.
+
+    The checks are the ones a decode would meet, done in C over whole
+    columns (lengths, kind codes, separator counts), so a warm run can trust
+    a layer's counts and sizes and make its entries only if they are asked for.
+    """
+
+    __slots__ = ("data", "n", "nw", "no", "tar_bytes", "disk_bytes", "spans")
+
+    def __init__(self, data: bytes):
+        n, nw, no, self.tar_bytes, self.disk_bytes = _PREFIX.unpack_from(data, 0)
+        self.data, self.n, self.nw, self.no = data, n, nw, no
+        pos = _PREFIX.size + 33 * n  # kinds (a byte each), then sizes, modes, uids and gids (int64 each)
+        lens = _BLOBS.unpack_from(data, pos)  # struct.error when the columns are short
+        pos += _BLOBS.size
+        spans = [(_PREFIX.size, _PREFIX.size + n), (_PREFIX.size + n, _PREFIX.size + 33 * n)]
+        for ln in lens:
+            spans.append((pos, pos + ln))
+            pos += ln
+        if pos != len(data):
+            raise ValueError("payload length")
+        if n and max(data[spans[0][0]: spans[0][1]]) >= len(_KINDS):
+            raise ValueError("kind code")
+        for (start, end), count in zip(spans[2:6], (n, n, nw, no)):
+            if (end > start or count) and data.count(_SEP_BYTE, start, end) != count - 1:
+                raise ValueError("column length")
+        if spans[7][1] - spans[7][0] not in (0, 8 * n):
             raise ValueError("offsets column")
-        content.offsets = offsets
+        self.spans = spans
+
+    def _blob(self, i: int) -> bytes:
+        start, end = self.spans[i]
+        return self.data[start:end]
+
+    def entries(self) -> list:
+        n, nums = self.n, array("q")
+        nums.frombytes(self._blob(1))
+        paths = _split(self._blob(2), n)
+        links = _split(self._blob(3), n)
+        names = [_KINDS[k] for k in self._blob(0)]
+        sizes = nums[:n].tolist()
+        # One int object per distinct mode and id (most layers have a handful). Each
+        # value is made and dropped in turn, so no field of freed ints is left
+        # between the objects kept (it would stay in the process as fragmentation).
+        share: dict = {}
+        share = share.setdefault
+        modes = [share(v, v) for v in nums[n: 2 * n]]
+        uids = [share(v, v) for v in nums[2 * n: 3 * n]]
+        gids = [share(v, v) for v in nums[3 * n:]]
+        return list(map(E.Entry, paths, names, sizes, modes, uids, gids, links))
+
+    def fill(self, content: LayerContent) -> None:
+        """Every field but the entries."""
+        content.whiteouts = _split(self._blob(4), self.nw)
+        content.opaque_dirs = _split(self._blob(5), self.no)
+        content.tar_bytes = self.tar_bytes
+        content.packages = _decode_packages(self._blob(6))
+        content.offsets = None
+        offsets = self._blob(7)
+        if offsets:
+            content.offsets = array("q", offsets)
+
+
+class CachedLayer(LayerContent):
+    """A LayerContent read from the cache: counts and sizes at once, entries made when first used.
+
+    The JSON and text reports of a warm analysis need only each layer's
+    counts and disk bytes (dive's numbers and the change counts are cached
+    beside them), so most warm runs never build a layer's entries. The payload
+    was checked whole before this was made (checksum, then every column), so
+    the late decode cannot meet a damaged file.
+    """
+
+    def __init__(self, columns: _Columns):
+        self._columns: _Columns | None = columns
+        columns.fill(self)
+        self.__dict__["disk_bytes"] = columns.disk_bytes
+
+    def __getattr__(self, name):
+        columns = self.__dict__.get("_columns")
+        if name != "entries" or columns is None:
+            raise AttributeError(name)
+        self.entries = columns.entries()
+        self._columns = None  # the payload is no longer held
+        return self.entries
+
+    @property
+    def entry_count(self) -> int:
+        columns = self._columns
+        return len(self.entries) if columns is None else columns.n
+
+    def __len__(self) -> int:
+        return self.entry_count + len(self.whiteouts) + len(self.opaque_dirs)
+
+
+def decode_layer(data: bytes) -> LayerContent:
+    """A payload as a LayerContent, entries made at once; ValueError or struct.error when it does not add up."""
+    columns = _Columns(data)
+    content = LayerContent()
+    content.entries = columns.entries()
+    columns.fill(content)
     return content
 
 
@@ -271,7 +338,7 @@ class LayerCache:
         payload = self._read("layers", LAYER_MAGIC, diff_id)
         if payload is not None:
             try:
-                content = decode_layer(payload)
+                content: LayerContent | None = CachedLayer(_Columns(payload))
             except (ValueError, IndexError, TypeError, struct.error, UnicodeError):
                 self.rejected += 1
                 content = None

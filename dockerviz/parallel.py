@@ -103,9 +103,9 @@ def read_layers(refs, finished, *, want_encoded: bool = False) -> None:
             with memoryview(buf) as view:
                 contents, pos = [], 0
                 for ln in lens:
-                    piece = view[pos: pos + ln]
-                    contents.append((decode_layer(piece), piece.tobytes() if want_encoded else None))
-                    piece.release()
+                    with view[pos: pos + ln] as piece:
+                        blob = piece.tobytes()
+                    contents.append((decode_layer(blob), blob if want_encoded else None))
                     pos += ln
         except (struct.error, ValueError, IndexError, UnicodeError, TypeError):
             contents = None

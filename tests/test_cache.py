@@ -82,6 +82,55 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert _same(cache.get(OTHER), empty)
 
 
+def test_entries_made_late_equal_the_plain_decode(tmp_path):
+    cache = C.LayerCache(tmp_path)
+    cache.put(DIFF, _content())
+    got = cache.get(DIFF)
+    assert "entries" not in got.__dict__
+    assert (len(got), got.entry_count, got.disk_bytes) == (len(_content()), 5, _content().disk_bytes)
+    assert _same(got, C.decode_layer(C.encode_layer(_content())))
+    assert "entries" in got.__dict__ and got.entry_count == 5
+
+
+def _resealed(payload: bytes) -> bytes:
+    """A payload written with a header and checksum that fit it: damage only the column checks can see."""
+    import zlib
+    body = zlib.compress(payload)
+    return C._HEADER.pack(C.LAYER_MAGIC, C.FORMAT_VERSION, DIFF.encode(), len(body), zlib.crc32(body)) + body
+
+
+@pytest.mark.parametrize("damage", ["kind", "separator", "name-count", "offsets", "packages"])
+def test_columns_that_do_not_add_up_are_refused_before_any_entry_is_made(tmp_path, damage):
+    content = _content()
+    content.packages = {"var/lib/dpkg/status": [("libc6", "2.36", 100)]}
+    payload = bytearray(C.encode_layer(content))
+    n = len(content.entries)
+    kinds_at = C._PREFIX.size
+    paths_at = kinds_at + 33 * n + C._BLOBS.size
+    if damage == "kind":
+        payload[kinds_at + 3] = len(C._KINDS)
+    elif damage == "separator":  # a NUL inside a path: one name too many
+        payload[paths_at + 1] = 0
+    elif damage == "name-count":  # the prefix claims one whiteout more than stored
+        payload[4] += 1
+    elif damage == "offsets":  # an offsets column of the wrong length
+        lens = list(C._BLOBS.unpack_from(payload, kinds_at + 33 * n))
+        lens[5] = 8
+        payload[kinds_at + 33 * n: paths_at] = C._BLOBS.pack(*lens)
+        payload += b"\0" * 8
+    elif damage == "packages":
+        at = bytes(payload).index(b"libc6")
+        payload[at - 2] = ord("{")
+    cache = C.LayerCache(tmp_path)
+    os.makedirs(os.path.join(cache.dir, "layers"))
+    with open(_layer_file(cache, DIFF), "wb") as f:
+        f.write(_resealed(bytes(payload)))
+    assert cache.get(DIFF) is None
+    assert cache.rejected == 1
+    with pytest.raises((ValueError, IndexError, TypeError)):
+        C.decode_layer(bytes(payload))
+
+
 def test_reanalysing_hits_the_cache(tmp_path, reads):
     cache = C.LayerCache(tmp_path / "c")
     arch = write(tmp_path / "a.tar", legacy_archive([BASE, APP_A], HISTORY2))
@@ -101,6 +150,7 @@ def test_warm_json_comes_from_the_cache_without_the_merge(tmp_path):
     warm_img = dockerviz.analyze(arch, cache=cache)
     warm = _dive_json(warm_img)
     assert "merged" not in warm_img.__dict__, "dive's numbers and the change counts came from the cache"
+    assert not any("entries" in c.__dict__ for c in warm_img.contents), "the JSON needs no layer's entries"
     assert warm == cold == _dive_json(dockerviz.analyze(arch, cache=False))
     assert [l["added"] for l in warm["layer"]] == [4, 1, 2]  # what each layer adds (the whiteout removes gone/)
 

@@ -57,6 +57,10 @@ class LayerContent(Record):
         return total
 
     @property
+    def entry_count(self) -> int:
+        return len(self.entries)
+
+    @property
     def file_bytes(self) -> int:
         """Regular-file bytes stored in this layer (hard links add nothing)."""
         return sum(e.size for e in self.entries if e.kind == E.FILE)

@@ -115,3 +115,25 @@ def test_a_credential_helper_printing_json_that_is_not_an_object(tmp_path, monke
         find_credentials("registry.lan", path=str(config))
     assert "docker-credential-listy" in str(err.value)
 
+
+
+@pytest.mark.parametrize("entry", [
+    {"mediaType": ["not", "a", "string"], "digest": "sha256:" + "0" * 64, "size": 2},
+    {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + "0" * 64, "size": 2,
+     "platform": {"os": "linux", "architecture": 5}},
+], ids=["list-media-type", "number-architecture"])
+def test_an_index_entry_of_the_wrong_shape_is_an_archive_error(canned, entry):
+    import json
+
+    from dockerviz.errors import ArchiveError
+    from dockerviz.sources.registry import RegistrySource
+
+    body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": [entry]}).encode()
+    server = canned(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    source = RegistrySource(f"127.0.0.1:{server.port}/repo:tag")
+    with pytest.raises(ArchiveError) as err:
+        source.open()
+    assert "index" in str(err.value)
+    source.close()

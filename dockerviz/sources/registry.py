@@ -17,7 +17,7 @@ import json
 from ..errors import ArchiveError, RegistryError
 from ..model.toc import toc_kind
 from .base import ImageRecord, load_json
-from .oci import INDEX_TYPES, MANIFEST_TYPES, oci_candidates, record_from_oci
+from .oci import INDEX_TYPES, MANIFEST_TYPES, _check_descriptor, oci_candidates, record_from_oci
 from .registry_http import SMALL_LIMIT, RegistryClient, RegistryOptions
 from .registry_layers import BlobLayer, TocLayer
 from .transports import RegistryRef, parse_registry_ref
@@ -88,8 +88,9 @@ class RegistryStore:
         if not isinstance(entries, list) or not entries:
             return ""
         candidates = []
-        for d in entries:
-            if not isinstance(d, dict) or d.get("mediaType") in INDEX_TYPES or not isinstance(d.get("digest"), str):
+        for i, d in enumerate(entries):
+            _check_descriptor(d, f"entry {i} of the index of {self.where}")  # typed before it is read
+            if d.get("mediaType") in INDEX_TYPES:
                 return ""  # nested indexes: the general walk
             plat = d.get("platform") if isinstance(d.get("platform"), dict) else {}
             ann = d.get("annotations") if isinstance(d.get("annotations"), dict) else {}

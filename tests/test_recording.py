@@ -203,3 +203,28 @@ def test_what_a_recording_writes_masks_secrets_and_escapes_when_shown(tmp_path):
         shown = web._repr_mimebundle_()["text/html"]
     assert "<img src=x" not in shown and "&lt;img src=x" in shown
     assert "s3cr3t" not in json.dumps(masked(hostile))
+
+
+def test_live_and_recorded_kinds_share_one_interface():
+    """ContainerView and UsageMonitor ask their backend, never whether they are recorded; each
+    backend kind answers the same calls."""
+    import ast
+    import inspect as _inspect
+
+    from dockerviz.building.result import BuildResult
+    from dockerviz.containers import backend, monitor
+    from dockerviz.containers.lifecycle import ContainerView
+    from dockerviz.recorder.containers import RecordingContainer, ReplayedContainer
+
+    for cls in (ContainerView, monitor.UsageMonitor, BuildResult):
+        tree = ast.parse(_inspect.getsource(cls))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.If, ast.IfExp, ast.BoolOp)):
+                names = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+                assert not names & {"recorded", "_recorded", "_snapshot"}, f"{cls.__name__} branches on being recorded"
+    for kind in (backend.LiveContainer, backend.SnapshotContainer, RecordingContainer, ReplayedContainer):
+        assert issubclass(kind, backend.ContainerBackend)
+        assert kind.open is not backend.ContainerBackend.open and kind.perform is not backend.ContainerBackend.perform
+    shared = {"rows", "errors", "stop", "wait", "engine_of", "facts", "recorded", "running", "version"}
+    for kind in (monitor.LiveSamples, monitor.RecordedSamples):
+        assert shared <= set(dir(kind)), kind

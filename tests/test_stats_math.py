@@ -250,7 +250,9 @@ def test_recorded_usage_replays_without_a_daemon(run_offline):
     assert "recorded" in w.status.value and w.stop_button.disabled
     bundle = mon._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"].startswith("<UsageMonitor 2 containers")
+    # shown under the banner its recorded kind gives, with a static copy for readers without widgets
+    assert bundle["text/plain"].startswith("[recorded data: samples saved 2026-")
+    assert "<UsageMonitor 2 containers" in bundle["text/plain"] and "Recorded data" in bundle["text/html"]
 
 
 def test_recorded_container_snapshot_replays_without_a_daemon(run_offline):

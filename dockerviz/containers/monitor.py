@@ -16,7 +16,7 @@ from ..model.stats import COLUMNS
 from .fleet import FleetSampler
 from .lifecycle import SLOW_TIMEOUT
 
-__all__ = ["UsageMonitor", "samples_frame"]
+__all__ = ["LiveSamples", "RecordedSamples", "UsageMonitor", "samples_frame"]
 
 
 def samples_frame(rows, engine_of=None):
@@ -36,48 +36,125 @@ def samples_frame(rows, engine_of=None):
     return df
 
 
-class UsageMonitor:
-    """CPU, memory, network, block I/O and pids of several containers over time.
+class LiveSamples:
+    """Samples streamed from the daemons now (a FleetSampler)."""
 
-    Live: stop() it, or use it as a context manager; it stops by itself when
-    all its containers have exited. Recorded: UsageMonitor.load(path).
-    """
+    recorded = None
 
-    def __init__(self, containers=None, *, interval: float = 1.0, keep: int = 3600, client=None, engine=None,
-                 _recorded=None):
-        self._recorded = _recorded
-        self._widget = None
-        if _recorded is not None:
-            self.sampler = None
-            self.interval = float(_recorded.get("interval") or 1.0)
-            self.keep = int(_recorded.get("keep") or keep)
-            self._containers = list(_recorded.get("containers") or [])
-            return
-        self.interval = float(interval)
-        self.keep = int(keep)
-        if isinstance(containers, (str, bytes)) or hasattr(containers, "id"):
-            containers = [containers]
+    def __init__(self, containers, *, interval: float, keep: int, engine=None, client=None):
         self.sampler = FleetSampler(containers or [], interval=interval, keep=keep, engine=engine, client=client)
-        self._engines = {t.name: eng for eng, s in self.sampler.samplers for t in s.targets}
-        self._containers = [
+        self.engines = {t.name: eng for eng, s in self.sampler.samplers for t in s.targets}
+        self.containers = [
             {"id": t.id, "name": t.name, "image": t.image, "image_id": t.image_id,
              "engine": self.sampler.engine_of[t.name]}
             for t in self.sampler.targets
         ]
+        self.interval, self.keep = float(interval), int(keep)
         self.sampler.start()
+
+    @property
+    def running(self) -> bool:
+        return self.sampler.running
+
+    @property
+    def version(self) -> int:
+        return self.sampler.version
+
+    def rows(self) -> list[tuple]:
+        return self.sampler.rows()
+
+    def errors(self) -> dict[str, str]:
+        return {t.name: t.error for t in self.sampler.targets if t.error}
+
+    def stop(self) -> None:
+        self.sampler.stop()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self.sampler.wait(timeout)
+
+    def engine_of(self, name: str):
+        return self.engines.get(name)
+
+    def facts(self, c: dict) -> dict:
+        """Sizes and changes of a container as its daemon has them now."""
+        return container_facts(c["id"], self.engine_of(c["name"]))
+
+
+class RecordedSamples:
+    """Samples saved (UsageMonitor.save) or recorded: what they were, nothing streams."""
+
+    running = False
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.containers = list(doc.get("containers") or [])
+        self.interval = float(doc.get("interval") or 1.0)
+        self.keep = int(doc.get("keep") or 3600)
+        self._rows = list(doc.get("rows") or [])
+
+    @property
+    def version(self) -> int:
+        return len(self._rows)
+
+    @property
+    def recorded(self) -> str | None:
+        return self.doc.get("note") or f"samples {saved_when(self.doc)}"
+
+    def rows(self) -> list[tuple]:
+        return list(self._rows)
+
+    def errors(self) -> dict[str, str]:
+        return {}
+
+    def stop(self) -> None:
+        pass
+
+    def wait(self, timeout: float | None) -> bool:
+        return True
+
+    def engine_of(self, name: str):
+        return None
+
+    def facts(self, c: dict) -> dict:
+        return {}  # the saved ones are in the container's entry already
+
+
+class UsageMonitor:
+    """CPU, memory, network, block I/O and pids of several containers over time.
+
+    Live: stop() it, or use it as a context manager; it stops by itself when
+    all its containers have exited. Recorded: UsageMonitor.load(path). The
+    samples come from a backend (LiveSamples or RecordedSamples) with one interface.
+    """
+
+    def __init__(self, containers=None, *, interval: float = 1.0, keep: int = 3600, client=None, engine=None,
+                 backend=None):
+        self._widget = None
+        if backend is None:
+            if isinstance(containers, (str, bytes)) or hasattr(containers, "id"):
+                containers = [containers]
+            backend = LiveSamples(containers, interval=interval, keep=keep, engine=engine, client=client)
+        self._backend = backend
+        self.interval = backend.interval
+        self.keep = backend.keep
+        self._containers = backend.containers
 
     # ---- state -----------------------------------------------------------------------
 
     @property
     def recorded(self) -> str | None:
-        """None while live; for samples loaded from a file, what they are ("samples saved <when>")."""
-        if self._recorded is None:
-            return None
-        return self._recorded.get("note") or f"samples {saved_when(self._recorded)}"
+        """None while live; for samples loaded from a file or a recording, what they are
+        ("samples saved <when>", or the recording's note)."""
+        return self._backend.recorded
 
     @property
     def running(self) -> bool:
-        return self.sampler is not None and self.sampler.running
+        return self._backend.running
+
+    @property
+    def version(self) -> int:
+        """Grows with every new sample (a view redraws when it changes)."""
+        return self._backend.version
 
     @property
     def containers(self) -> list[dict]:
@@ -85,9 +162,7 @@ class UsageMonitor:
         return [dict(c) for c in self._containers]
 
     def rows(self) -> list[tuple]:
-        if self.recorded:
-            return list(self._recorded["rows"])
-        return self.sampler.rows()
+        return self._backend.rows()
 
     @property
     def samples(self):
@@ -97,25 +172,20 @@ class UsageMonitor:
 
     def engine_of(self, container_name: str):
         """The Engine a (shown) container name runs on; None for recorded monitors."""
-        return getattr(self, "_engines", {}).get(container_name)
+        return self._backend.engine_of(container_name)
 
     def errors(self) -> dict[str, str]:
-        if self.sampler is None:
-            return {}
-        return {t.name: t.error for t in self.sampler.targets if t.error}
+        return self._backend.errors()
 
     def stop(self) -> "UsageMonitor":
-        if self.sampler is not None:
-            self.sampler.stop()
+        self._backend.stop()
         if self._widget is not None:
             self._widget.refresh()
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every container has exited (or stop()); True if so."""
-        if self.sampler is None:
-            return True
-        return self.sampler.wait(timeout)
+        return self._backend.wait(timeout)
 
     def __enter__(self):
         return self
@@ -132,16 +202,16 @@ class UsageMonitor:
         from .snapshot import save_json, usage_document
 
         containers = self.containers
-        if sizes and not self.recorded:
+        if sizes:
             for c in containers:
-                c.update(container_facts(c["id"], self.engine_of(c["name"])))
+                c.update(self._backend.facts(c))
         return save_json(path, usage_document(containers, self.rows(), interval=self.interval, keep=self.keep))
 
     @classmethod
     def load(cls, path) -> "UsageMonitor":
         from .snapshot import load_usage
 
-        return cls(_recorded=load_usage(path))
+        return cls(backend=RecordedSamples(load_usage(path)))
 
     def usage_summary(self, sizes: bool = True):
         return usage_summary(self, sizes=sizes)
@@ -253,8 +323,8 @@ def usage_summary(monitor, *, sizes: bool = True):
     out = []
     for c in mon.containers:
         facts = {k: c.get(k) for k in ("image_size", "size_rw", "files_changed")}
-        if sizes and not mon.recorded:
-            facts.update(container_facts(c["id"], mon.engine_of(c["name"])))
+        if sizes:
+            facts.update(mon._backend.facts(c))
         mine = by_name.get(c["name"], [])
         cpu_peak, cpu_mean = peak_and_mean([r[2] for r in mine])
         mem_peak = max((r[3] for r in mine), default=None)

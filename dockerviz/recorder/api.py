@@ -21,7 +21,7 @@ from ..containers.api import run as _run
 from ..containers.backend import LiveContainer
 from ..containers.lifecycle import ContainerView, run_container
 from ..containers.lifecycle import cleanup as _cleanup
-from ..containers.monitor import UsageMonitor, container_facts
+from ..containers.monitor import RecordedSamples, UsageMonitor, container_facts
 from ..errors import BuildError, DockervizError
 from ..humanize import show_now
 from .containers import RecordingContainer, ReplayedContainer, recorded_state
@@ -167,7 +167,7 @@ def monitor(session, args, kwargs, a):
     if session.replaying:
         doc = dict(session.answer("monitor", match)["answer"] or {})
         doc["note"] = session.note
-        mon = UsageMonitor(_recorded=_rows_as_tuples(doc))
+        mon = UsageMonitor(backend=RecordedSamples(_rows_as_tuples(doc)))
         if a.get("seconds") is not None:
             show_now(mon)
         return mon

@@ -139,7 +139,7 @@ class UsageMonitorWidget(w.VBox):
     def refresh(self) -> None:
         mon = self.monitor
         rows = mon.rows()
-        version = len(rows) if mon.sampler is None else mon.sampler.version
+        version = mon.version
         if mon.recorded:
             state = f'<i style="color:{WARN}">recorded samples, not live</i>'
         elif mon.running:

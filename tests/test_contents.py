@@ -312,6 +312,26 @@ def test_contents_from_every_source_equal_docker_cp(docker_client, pkg_image, la
         assert img.preview("/srv/hostile.txt").kind == "text"
 
 
+def test_local_store_records_the_data_offsets_of_the_layer_tar(docker_client, test_images, pkg_image, saved_archive,
+                                                                tmp_path):
+    # the oracle: the offsets the header walk of the save stream records, in the same run
+    for tag in [*images.PARITY_IMAGES, pkg_image]:
+        local = dockerviz.analyze(tag, path="tar-split", cache=False)
+        streamed = dockerviz.analyze(tag, path="save-stream", cache=False)
+        assert local.path == "tar-split"
+        for k, (a, b) in enumerate(zip(local.contents, streamed.contents)):
+            assert a.offsets is not None and list(a.offsets) == list(b.offsets), (tag, k)
+    # so an archive whose layers a local-store read cached is read by one seek per file, its bytes docker cp's
+    from dockerviz.cache import LayerCache
+
+    cache = LayerCache(tmp_path / "cache")
+    dockerviz.analyze(pkg_image, path="tar-split", cache=cache)
+    img = dockerviz.analyze(str(saved_archive(pkg_image)), cache=cache)
+    assert img.path == "cache" and all(c.offsets is not None for c in img.contents)
+    for p in FILES:
+        assert img.read(p) == pi.docker_cp_bytes(docker_client, pkg_image, p), p
+
+
 def test_contents_through_podman_equal_docker_cp(docker_client, podman, monkeypatch):
     tag = images.PARITY_DELETE.tag
     want = pi.docker_cp_bytes(docker_client, tag, "/data/overwritten.txt")

@@ -230,6 +230,17 @@ def verify(digests: dict, *, what: str, diff_id: str | None = None, blob_digest:
         check(diff_id, digests["diff"], what)
 
 
+def set_offsets(content: LayerContent, entries: list, offsets) -> None:
+    """content.offsets from the data offset of each entry as the builder collected them (`entries`,
+    before finish() kept only the last copy of a path)."""
+    from array import array
+
+    if len(content.entries) != len(offsets):  # duplicated paths: the last copy's data
+        where = dict(zip(map(_path_of, entries), offsets))
+        offsets = array("q", [where[e.path] for e in content.entries])
+    content.offsets = offsets
+
+
 def read_layer_stream(stream: th.ByteStream, *, what: str = "layer") -> LayerContent:
     """Parse an uncompressed layer tar from a ByteStream."""
     from array import array
@@ -256,10 +267,7 @@ def read_layer_stream(stream: th.ByteStream, *, what: str = "layer") -> LayerCon
                 if n and stream.pos == h.offset:
                     collector.add(path, stream.read(n))
         content = builder.finish()
-        if len(content.entries) != len(offsets):  # duplicated paths: the last copy's data
-            where = dict(zip(map(_path_of, entries), offsets))
-            offsets = array("q", [where[e.path] for e in content.entries])
-        content.offsets = offsets
+        set_offsets(content, entries, offsets)
         content.packages = collector.result() if collector is not None else None
         return content
     except ArchiveError:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from array import array
 from binascii import a2b_base64 as _b64
-from itertools import repeat
+from itertools import accumulate, repeat
 from operator import add, getitem, mod, mul, neg, sub
 
 from ..engine_socket import LocalUnavailable
 from ..errors import ArchiveError
 from ..model import entries as E
 from ..model import tarheaders as th
-from ..model.layer import ContentBuilder, LayerContent, content_from_headers
+from ..model.layer import ContentBuilder, LayerContent, content_from_headers, set_offsets
 
 
 class _SplitStream:
@@ -268,11 +269,13 @@ def _gz_pieces(path: str, chunk: int = 1 << 12):
     yield tail + data
 
 
-def _plain_piece(found: list, keys: list, prev_pad: int, owners: dict, entries: list):
+def _plain_piece(found: list, keys: list, prev_pad: int, owners: dict, entries: list, pos: int, offsets):
     """Entries of a piece whose every header is plain, with a clean name, no prefix and no hard link.
 
-    Appends them and returns (the padding after the last member, the sum of
-    the size fields); None (nothing appended) when any header is otherwise.
+    Appends them (and where each one's data starts in the layer tar, the tar
+    being at `pos` before the piece) and returns (the padding after the last
+    member, the sum of the size fields, the tar's position after the piece);
+    None (nothing appended) when any header is otherwise.
     """
     names, owner_fields, size_fields, typeflags, links, _magics, prefixes = zip(*found)
     n = len(names)
@@ -312,7 +315,10 @@ def _plain_piece(found: list, keys: list, prev_pad: int, owners: dict, entries: 
         link_texts = repeat("")
     modes, uids, gids = zip(*owned)
     entries.extend(map(E.Entry, paths, kinds, data_sizes, modes, uids, gids, link_texts))
-    return pads[-1], sum(sizes)
+    # each member spans the padding before it, its header block and its data
+    ends = list(accumulate(map(add, map(add, before, repeat(_BLOCK)), data_sizes), initial=pos))
+    offsets.extend(map(sub, ends[1:], data_sizes))
+    return pads[-1], sum(sizes), ends[-1]
 
 
 def _read_split_fast(path: str, what: str) -> LayerContent:
@@ -336,6 +342,9 @@ def _read_split_fast(path: str, what: str) -> LayerContent:
     owners: dict = {}  # the mode, uid and gid fields (23 bytes) -> their numbers; a layer has a handful
     tar_bytes = 0
     prev_pad = 0
+    pos = 0  # where the layer tar is, after the members read so far
+    offsets = array("q")  # where each entry's data starts in the layer tar, as read_layer_stream records
+    record = offsets.append
     type1 = _TYPE1
     type2 = _TYPE2
     rest: list = []
@@ -372,15 +381,17 @@ def _read_split_fast(path: str, what: str) -> LayerContent:
             found = [m.groups() if m is not None else None
                      for m in map(_PLAIN.match, map(getitem, tails, repeat(slice(-_BLOCK, None))))]
         if n and whole:
-            done = _plain_piece(found, keys, prev_pad, owners, entries)
+            done = _plain_piece(found, keys, prev_pad, owners, entries, pos, offsets)
             if done is not None:
-                prev_pad, piece_bytes = done
+                prev_pad, piece_bytes, pos = done
                 tar_bytes += piece_bytes
                 continue
         i = -1
         for f in found:
             i += 1
+            had = len(entries)
             if f is not None and keys[i] == tail_keys[prev_pad]:
+                pos += prev_pad + _BLOCK  # the payload: the padding before the member, then its header
                 name, ids, size, typeflag, link, magic, prefix = f
                 own = owners.get(ids)
                 if own is None:
@@ -397,14 +408,20 @@ def _read_split_fast(path: str, what: str) -> LayerContent:
                     if (kind is None or not clean or clean[0] == 0x2F or clean[0] == 0x2E
                             or b"/." in clean or b"//" in clean):
                         add_fields(name, typeflag, size, own[0], own[1], own[2], link)
-                        prev_pad = -size % _BLOCK if typeflag not in header_only else 0
+                        if len(entries) != had:
+                            record(pos)
+                        data = size if typeflag not in header_only else 0
+                        pos += data
+                        prev_pad = -data % _BLOCK
                         continue
                     tar_bytes += size
                     if clean[-1] == 0x2F:
                         clean = clean[:-1]
                     mode, uid, gid = own
+                    record(pos)
                     if kind is FILE:
                         entries.append(Entry(clean.decode("utf-8", "surrogateescape"), FILE, size, mode, uid, gid, ""))
+                        pos += size
                         prev_pad = -size % _BLOCK
                     elif kind is SYMLINK:
                         entries.append(Entry(clean.decode("utf-8", "surrogateescape"), SYMLINK, 0, mode, uid, gid,
@@ -414,15 +431,24 @@ def _read_split_fast(path: str, what: str) -> LayerContent:
                         entries.append(Entry(clean.decode("utf-8", "surrogateescape"), kind, 0, mode, uid, gid, ""))
                         prev_pad = 0
                     continue
-            h = _member_header([evens[i][_PAYLOAD_AT: ends[i]]], prev_pad, what)
+                pos -= prev_pad + _BLOCK  # not taken here: counted below
+            payload = evens[i][_PAYLOAD_AT: ends[i]]
+            h = _member_header([payload], prev_pad, what)
             builder.add(h)
-            prev_pad = -(0 if h.typeflag in header_only else h.size) % _BLOCK
+            pos += len(payload) // 4 * 3 - payload[-2:].count(b"=")
+            if len(entries) != had:
+                record(pos)
+            data = 0 if h.typeflag in header_only else h.size
+            pos += data
+            prev_pad = -data % _BLOCK
     if rest:
         pending = [line[_PAYLOAD_AT: line.index(b'"', _PAYLOAD_AT)] for line in rest]
         if b"".join(_b64(t) for t in pending).strip(_NUL):
             raise ValueError("unexpected bytes after the last member")
     builder.tar_bytes += tar_bytes
-    return builder.finish()
+    content = builder.finish()
+    set_offsets(content, entries, offsets)
+    return content
 
 
 def read_tar_split(path: str, *, what: str = "layer") -> LayerContent:

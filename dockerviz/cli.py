@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .cli_options import add_limit_option, add_registry_arguments, limit_options, registry_options
+from .cli_options import add_limit_option, add_registry_arguments, limit_options, registry_options, write_json
 from .errors import DockervizError
 from .humanize import SafeWriter, safe_text
 from .humanize import fmt_bytes as _human
@@ -82,12 +82,7 @@ def _analyze(args) -> int:
         data = img.to_dive_json(file_lists=args.file_lists)
         if args.packages:
             data["packages"] = _package_json(img)
-        text = json.dumps(data, indent=2)
-        if args.json == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            with open(args.json, "w", encoding="utf-8") as f:
-                f.write(text)
+        write_json(data, args.json)
     if not args.json or args.json != "-":
         if not args.ci or not args.json:
             _print_report(img, sys.stdout)

@@ -9,9 +9,9 @@ with every row. No pandas, widgets or plotting on this path.
 
 from __future__ import annotations
 
-import json
 import sys
 
+from .cli_options import write_json
 from .humanize import SafeWriter, fmt_bytes, safe_text
 from .progress import StderrProgress
 
@@ -90,31 +90,17 @@ def run(args) -> int:
     if managers:
         data["packages"] = [dict(zip(DIFF_COLUMNS, r)) for r in cmp.package_rows(managers)]
     if args.json:
-        _write_json(data, args.json)
+        write_json(data, args.json)
         if args.json == "-":
             return 0
     _print(data, sys.stdout)
     return 0
 
 
-def _write_json(data, target: str) -> None:
-    text = json.dumps(data, indent=2)
-    if target == "-":
-        sys.stdout.write(text + "\n")
-        return
-    try:
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        from .errors import DockervizError
-
-        raise DockervizError(f"--json {target}: cannot be written ({exc.strerror or exc}).") from None
-
-
 def _file(cmp, args) -> int:
     d = cmp.file_diff(args.file)
     if args.json:
-        _write_json({"a": cmp.a.name, "b": cmp.b.name, "file": d.to_dict()}, args.json)
+        write_json({"a": cmp.a.name, "b": cmp.b.name, "file": d.to_dict()}, args.json)
         if args.json == "-":
             return 0
     lines = [f"{d.path}: {d.change}\n"] + [f"  {name}: {old} -> {new}\n" for name, old, new in d.attributes]

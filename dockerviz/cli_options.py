@@ -33,3 +33,22 @@ def registry_options(args) -> dict:
     if args.insecure_registry:
         opts["insecure"] = list(args.insecure_registry)
     return opts
+
+
+def write_json(data, target: str) -> None:
+    """--json TARGET: standard output for "-", else the file; a file that cannot be written is a
+    DockervizError naming it (the CLI prints that, not a traceback)."""
+    import json
+    import sys
+
+    text = json.dumps(data, indent=2)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        from .errors import DockervizError
+
+        raise DockervizError(f"--json {target}: cannot be written ({exc.strerror or exc}).") from None

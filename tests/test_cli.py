@@ -80,6 +80,14 @@ def test_unknown_image(docker_client):
         dockerviz.analyze("dockerviz-test/does-not-exist:never", cache=False)
 
 
+def test_json_to_a_path_that_cannot_be_written_is_a_clear_error(tmp_path):
+    target = tmp_path / "no-such-folder" / "out.json"
+    r = run_cli("analyze", sample_archive(), "--json", str(target), "-q", "--no-cache")
+    assert r.returncode != 0 and not target.exists()
+    assert f"--json {target}: cannot be written" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_cli_ci_rules_and_bad_thresholds():
     ok = run_cli("analyze", sample_archive(), "--ci", "-q", "--no-cache", "--lowest-efficiency", "0.5")
     assert ok.returncode == 0, ok.stderr

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import os
 import ssl
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -31,6 +32,10 @@ from .registry_auth import Credentials, find_credentials, login_hint, parse_chal
 CERTS_DIR = "/etc/docker/certs.d"
 SMALL_LIMIT = 16 << 20  # manifests, configs, tokens, error bodies: never more than this in memory
 MAX_REDIRECTS = 5
+MAX_ATTEMPTS = 3  # per request, for GET/HEAD answered 429/502/503/504 or reset before any byte came back
+RETRY_STATUSES = (429, 502, 503, 504)
+MAX_RETRY_AFTER = 10.0  # seconds; a longer Retry-After is cut to this
+IDEMPOTENT = ("GET", "HEAD")
 USER_AGENT = "dockerviz"
 
 
@@ -92,6 +97,16 @@ def is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+def retry_delay(attempt: int, retry_after: str | None) -> float:
+    """Seconds to wait before attempt `attempt + 1`: Retry-After (seconds; capped), else 0.25 s doubling."""
+    if retry_after is not None:
+        try:
+            return min(max(float(retry_after.strip()), 0.0), MAX_RETRY_AFTER)
+        except ValueError:
+            pass  # an HTTP date: not worth parsing for a cap of a few seconds
+    return min(0.25 * (2 ** attempt), MAX_RETRY_AFTER)
 
 
 def _ca_hint(netloc: str) -> str:
@@ -198,8 +213,12 @@ class RegistryClient:
 
     def _send(self, method: str, scheme: str, netloc: str, path: str, headers: dict,
               body: bytes | str | None = None) -> http.client.HTTPResponse:
-        """One request; a kept-alive connection the server closed meanwhile is reopened once."""
-        for attempt in (0, 1):
+        """One request; a connection closed or reset before the answer began is reopened (once for a
+        kept-alive connection the server closed meanwhile; up to MAX_ATTEMPTS times for GET/HEAD)."""
+        attempts = MAX_ATTEMPTS if method in IDEMPOTENT else 2
+        for attempt in range(attempts):
+            if attempt > 1:
+                time.sleep(retry_delay(attempt - 2, None))
             conn = self._connection(scheme, netloc)
             try:
                 conn.request(method, path, body=body, headers={"User-Agent": USER_AGENT, **headers})
@@ -216,10 +235,10 @@ class RegistryClient:
                 raise _NotTLS(netloc, exc) from None
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.drop(scheme, netloc)
-                if attempt:
+                if attempt == attempts - 1:
                     raise RegistryUnavailableError(
-                        f"{netloc} closed the connection ({exc}). Is the registry running, and is it a registry?"
-                    ) from None
+                        f"{netloc} closed the connection ({exc}), {attempts} times. Is the registry running, "
+                        "and is it a registry?") from None
             except http.client.HTTPException as exc:
                 # what answers is not an HTTP server (an SSH port, a broken proxy) or sends headers past
                 # http.client's bounds
@@ -352,11 +371,16 @@ class RegistryClient:
     def request(self, method: str, path: str, *, headers: dict | None = None, what: str = "request",
                 ok=(200,), body: bytes | None = None) -> http.client.HTTPResponse:
         """A response with a status in `ok`, its body not read; errors as DockervizErrors. A `body`
-        (a manifest being put) is sent to the registry itself, never along a redirect."""
+        (a manifest being put) is sent to the registry itself, never along a redirect.
+
+        GET and HEAD answered 429/502/503/504 are asked again (MAX_ATTEMPTS in all, after Retry-After
+        or a short backoff). Nothing is retried once a response is returned: its body is the caller's
+        to stream, and bytes already parsed cannot be taken back."""
         headers = dict(headers or {})
         authenticated = False
+        busy = 0  # answers in RETRY_STATUSES so far
         scheme, netloc = "", None  # netloc None: the registry itself
-        for _ in range(MAX_REDIRECTS + 2):
+        for _ in range(MAX_REDIRECTS + 2 + MAX_ATTEMPTS):
             sent = dict(headers)
             if netloc is None and self._auth:
                 sent["Authorization"] = self._auth
@@ -369,6 +393,14 @@ class RegistryClient:
                     raise exc.error() from None
             if resp.status in ok:
                 return resp
+            if resp.status in RETRY_STATUSES and method in IDEMPOTENT:
+                busy += 1
+                if busy >= MAX_ATTEMPTS:
+                    raise self._busy(resp, what, busy)
+                delay = retry_delay(busy - 1, resp.getheader("Retry-After"))
+                self.discard(resp)
+                time.sleep(delay)
+                continue
             if resp.status == 401 and netloc is None and not authenticated:
                 challenge = resp.getheader("WWW-Authenticate") or ""
                 self.discard(resp)
@@ -395,6 +427,15 @@ class RegistryClient:
                 continue
             raise self._error(resp, what)
         raise RegistryError(f"The registry {self.host} redirected more than {MAX_REDIRECTS} times for the {what}.")
+
+    def _busy(self, resp: http.client.HTTPResponse, what: str, attempts: int) -> RegistryError:
+        self.discard(resp)
+        why = ("is limiting the rate of requests" if resp.status == 429 else
+               "or a proxy in front of it is overloaded or down")
+        return RegistryUnavailableError(
+            f"The registry {self.host} kept answering {resp.status} {resp.reason} for the {what} ({attempts} "
+            f"attempts): it {why}. Wait a while and run again; for a rate limit, log in (`docker login "
+            f"{self.host}`) or use a mirror.")
 
     def _error(self, resp: http.client.HTTPResponse, what: str) -> Exception:
         data = b""

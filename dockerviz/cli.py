@@ -7,7 +7,15 @@ import json
 import os
 import sys
 
-from .cli_options import add_limit_option, add_registry_arguments, limit_options, registry_options, write_json
+from .cli_options import (
+    add_engine_arguments,
+    add_limit_option,
+    add_registry_arguments,
+    apply_engine_arguments,
+    limit_options,
+    registry_options,
+    write_json,
+)
 from .errors import DockervizError
 from .humanize import SafeWriter, safe_text
 from .humanize import fmt_bytes as _human
@@ -215,6 +223,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="list the packages (dpkg, apk, Python, npm) with the layers that installed and last "
                         "changed them; in --json, a 'packages' key")
     add_registry_arguments(a)
+    add_engine_arguments(a)
     a.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
     a.add_argument("--image", metavar="REF",
                    help="in an archive or layout holding several images: the tag, ref name or digest to read "
@@ -230,6 +239,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        description="SOURCE is an archive, an OCI layout directory or an image in the daemon.")
     i.add_argument("source", help="archive path, OCI layout directory or image reference")
     i.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    add_engine_arguments(i)
     i.set_defaults(func=_images)
     from .model.contents import READ_CAP
 
@@ -243,6 +253,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     c.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
     c.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
+    add_engine_arguments(c)
     c.set_defaults(func=_cat)
 
     from .cli_diff import register as register_diff
@@ -258,6 +269,7 @@ def main(argv=None) -> int:
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
+        apply_engine_arguments(args)
         return args.func(args)
     except DockervizError as exc:
         sys.stderr.write(f"dockerviz: error: {safe_text(exc, keep=chr(10))}\n")

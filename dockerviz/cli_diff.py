@@ -38,12 +38,11 @@ def register(sub) -> None:
                    help="show values of Env variables and labels whose names look secret (masked by default)")
     d.add_argument("--path", default="auto", help="how daemon images are read (as for analyze)")
     d.add_argument("--no-cache", action="store_true", help="do not read or write the layer cache")
-    from .cli_options import add_registry_arguments
+    from .cli_options import add_engine_arguments, add_limit_option, add_registry_arguments
 
     add_registry_arguments(d)
+    add_engine_arguments(d)
     d.add_argument("-q", "--quiet", action="store_true", help="no progress line on stderr")
-    from .cli_options import add_limit_option
-
     add_limit_option(d)
     d.set_defaults(func=run)
 

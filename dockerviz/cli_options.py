@@ -9,6 +9,37 @@ def add_limit_option(parser) -> None:
                              "(see the README's 'Limits'); repeatable")
 
 
+def add_engine_arguments(parser) -> None:
+    """-H/--host and --context, as the docker CLI takes them: -H wins over --context, which wins over
+    DOCKER_HOST / DOCKER_CONTEXT and `docker context use`."""
+    parser.add_argument("-H", "--host", metavar="HOST",
+                        help="the daemon to read images from, e.g. unix:///var/run/docker.sock, "
+                             "tcp://HOST:2376, ssh://USER@HOST (as `docker -H`; default: DOCKER_HOST, "
+                             "else the docker context)")
+    parser.add_argument("--context", metavar="NAME",
+                        help="the docker context to use (as `docker --context`; overrides DOCKER_HOST "
+                             "and `docker context use`)")
+
+
+def apply_engine_arguments(args, env=None) -> None:
+    """Point this process at the engine -H/--context name, so every part of dockerviz that looks for
+    the daemon (docker-py, the local socket's fast paths) finds the same one. An unknown context is an
+    UnknownContextError naming the contexts there are."""
+    import os
+
+    env = os.environ if env is None else env
+    host = getattr(args, "host", None)
+    context = getattr(args, "context", None)
+    if host:
+        env["DOCKER_HOST"] = host
+    elif context:
+        from .contexts import load_context
+
+        load_context(context, "--context", env)
+        env.pop("DOCKER_HOST", None)
+        env["DOCKER_CONTEXT"] = context
+
+
 def add_registry_arguments(parser) -> None:
     parser.add_argument("--registry-ca", metavar="FILE",
                         help="trust this CA for registry:// sources (besides /etc/docker/certs.d/HOST:PORT/ca.crt)")

@@ -160,3 +160,41 @@ def test_diff_command_reports_layers_files_and_config_without_pandas(tmp_path):
     assert "+ /etc/new  5 B" in text.stdout and "~ /app  50 B -> 60 B  (size)" in text.stdout
     bad = run_cli("diff", a, b, "--type", "packages")
     assert bad.returncode == 2 and "--type takes layer, file, config" in bad.stderr
+
+
+def test_host_option_names_the_daemon_over_docker_host(docker_client, tmp_path):
+    from support import images
+
+    want = images.build(docker_client, images.BUSYBOX)
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock", "DOCKER_CONTEXT": "no-such-context"}
+    proc = run_cli("analyze", want.id, "-H", "unix:///var/run/docker.sock", "--no-cache", "-q", "--json", "-",
+                   env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["image"]["id"] == want.id
+    assert [layer["digestId"] for layer in data["layer"]] == want.attrs["RootFS"]["Layers"]
+    # and without -H, the DOCKER_HOST given is the one used (so -H was what reached the daemon)
+    proc = run_cli("analyze", want.id, "--no-cache", "-q", "--json", "-", env=env, timeout=30)
+    assert proc.returncode == 2 and "DOCKER_HOST" in proc.stderr
+
+
+def test_unknown_context_option_is_a_clear_error(tmp_path):
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_HOST": "unix:///var/run/docker.sock"}
+    proc = run_cli("analyze", "busybox:latest", "--context", "no-such-context", "-q", env=env, timeout=30)
+    assert proc.returncode == 2
+    assert "no docker context named 'no-such-context'" in proc.stderr and "--context" in proc.stderr
+    assert "docker context create" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_host_wins_over_context_which_wins_over_docker_host(tmp_path):
+    from argparse import Namespace
+
+    from dockerviz.cli_options import apply_engine_arguments
+    from dockerviz.contexts import from_environment
+
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_HOST": "tcp://from-env:2375"}
+    apply_engine_arguments(Namespace(host="unix:///run/given.sock", context="no-such-context"), env)
+    assert from_environment(env).host == "unix:///run/given.sock"  # the unknown context was not even read
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_HOST": "tcp://from-env:2375"}
+    apply_engine_arguments(Namespace(host=None, context="default"), env)
+    assert from_environment(env).host == "unix:///var/run/docker.sock"

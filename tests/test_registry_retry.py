@@ -48,7 +48,8 @@ def _image() -> dict:
 
 
 class _Server:
-    """Serves `files`; each path's first `refuse` GETs are answered `status` (with Retry-After: 0)."""
+    """Serves `files`; each path's first `refuse` GETs are answered `status` (with Retry-After: 0), or,
+    with status 0, the connection is closed before any byte of an answer (a reset by a proxy)."""
 
     def __init__(self, status: int, refuse: int):
         self.files = _image()
@@ -62,6 +63,8 @@ class _Server:
                     self._answer(200, "application/json", b"{}")
                 elif self.path not in outer.files:
                     self._answer(404, "application/json", b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
+                elif n <= refuse and not status:
+                    self.close_connection = True
                 elif n <= refuse:
                     self._answer(status, "text/plain", b"slow down", {"Retry-After": "0"})
                 else:
@@ -113,3 +116,14 @@ def test_always_503_gives_a_clear_error_after_a_bounded_number_of_requests():
     assert "kept answering 503" in text and "3 attempts" in text and "Wait a while" in text
     assert counts["/v2/t/manifests/1"] == 3
     assert sum(counts.values()) == 3  # nothing past the manifest was asked for
+
+
+def test_connection_closed_before_the_answer_is_asked_again_a_bounded_number_of_times():
+    with _Server(0, refuse=2) as server:
+        img = dockerviz.analyze(server.source, cache=False)
+        assert server.counts["/v2/t/manifests/1"] == 3
+        assert img.read("/hello.txt") == CONTENT
+    with _Server(0, refuse=10**6) as server:
+        with pytest.raises(RegistryUnavailableError, match="closed the connection"):
+            dockerviz.analyze(server.source, cache=False)
+        assert server.counts["/v2/t/manifests/1"] == 3

@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "analyze": ("dockerviz.recorder.api", "analyze"),
-    "images": ("dockerviz.analysis", "images"),
+    "images": ("dockerviz.recorder.sharing", "images"),
     "Image": ("dockerviz.model.image", "Image"),
     "build": ("dockerviz.recorder.api", "build"),
     "builds": ("dockerviz.building.api", "builds"),
@@ -71,21 +71,24 @@ _LAZY = {
     "Engine": ("dockerviz.engine", "Engine"),
     "images_overview": ("dockerviz.overview", "images_overview"),
     "ImagesOverview": ("dockerviz.overview", "ImagesOverview"),
-    "compare_engines": ("dockerviz.across", "compare_engines"),
+    "compare_engines": ("dockerviz.recorder.sharing", "compare_engines"),
     "RegistryOptions": ("dockerviz.sources.registry_http", "RegistryOptions"),
     "recording": ("dockerviz.recorder", "recording"),
     "Recording": ("dockerviz.recorder", "Recording"),
     "sample_image": ("dockerviz.samples", "sample_image"),
-    "replicas": ("dockerviz.containers.api", "replicas"),
+    "replicas": ("dockerviz.recorder.sharing", "replicas"),
     "Replicas": ("dockerviz.containers.replicas", "Replicas"),
     "scale_figure": ("dockerviz.views.figures", "scale_figure"),
-    "volume": ("dockerviz.containers.api", "volume"),
+    "volume": ("dockerviz.recorder.sharing", "volume"),
     "Volume": ("dockerviz.containers.volumes", "Volume"),
-    "push": ("dockerviz.transfer", "push"),
-    "pull": ("dockerviz.transfer", "pull"),
-    "push_index": ("dockerviz.transfer", "push_index"),
-    "copy_image": ("dockerviz.transfer", "copy_image"),
+    "push": ("dockerviz.recorder.sharing", "push"),
+    "pull": ("dockerviz.recorder.sharing", "pull"),
+    "push_index": ("dockerviz.recorder.sharing", "push_index"),
+    "copy_image": ("dockerviz.recorder.sharing", "copy_image"),
     "Transfer": ("dockerviz.transfer", "Transfer"),
+    "local_lab": ("dockerviz.recorder.sharing", "local_lab"),
+    "LocalLab": ("dockerviz.lab", "LocalLab"),
+    "RecordedReplicas": ("dockerviz.recorder.sharing", "RecordedReplicas"),
 }
 
 
@@ -119,4 +122,5 @@ __all__ = [
     "RegistryImageNotFoundError",
     "recording", "Recording", "RecordingError", "sample_image",
     "replicas", "Replicas", "scale_figure", "volume", "Volume", "push", "pull", "push_index", "copy_image", "Transfer",
+    "local_lab", "LocalLab", "RecordedReplicas",
 ]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import DockervizError
 
-__all__ = ["LocalRegistry", "LocalPodman", "ServiceUnavailableError"]
+__all__ = ["LocalLab", "LocalRegistry", "LocalPodman", "ServiceUnavailableError", "local_lab"]
 
 START_TIMEOUT = 120.0  # Podman can take a minute to come up on a busy machine
 
@@ -176,3 +176,142 @@ class LocalPodman(_Service):
 
     def __repr__(self) -> str:
         return f"<LocalPodman {self.engine.host if hasattr(self, 'engine') else ''}>"
+
+
+ARM64_BUSYBOX_ENV = "DOCKERVIZ_ARM64_BUSYBOX"
+BINFMT_AARCH64 = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+PIECES = ("registry", "podman", "arm64", "binfmt")
+
+
+class LocalLab:
+    """What a notebook about registries, engines and platforms finds on this machine.
+
+    `local_lab()` runs a local registry (`registry`: its host:port) and Podman (`podman`: its
+    Engine) when their programs are installed, and looks for a statically linked arm64 busybox
+    (`arm64_busybox`: the file $DOCKERVIZ_ARM64_BUSYBOX names, as extracted from Debian's
+    busybox-static:arm64) and for binfmt running arm64 binaries through qemu. Each missing
+    piece is named in `facts["missing"]`, so the notebook can skip what needs it. Replayed from
+    a recording, the facts are the recorded ones and nothing is started.
+    """
+
+    def __init__(self, facts: dict, registry=None, podman=None):
+        self.facts = facts
+        self._registry = registry
+        self._podman = podman
+
+    @classmethod
+    def start(cls, engine=None) -> "LocalLab":
+        missing, registry, podman = [], None, None
+        try:
+            registry = LocalRegistry()
+        except ServiceUnavailableError as exc:
+            missing.append(f"registry: {exc}")
+        try:
+            podman = LocalPodman(insecure=[registry.host] if registry else [])
+        except ServiceUnavailableError as exc:
+            missing.append(f"podman: {exc}")
+        busybox = os.environ.get(ARM64_BUSYBOX_ENV) or ""
+        if not (busybox and Path(busybox).is_file()):
+            missing.append(f"arm64: no arm64 busybox ({ARM64_BUSYBOX_ENV} names none)")
+            busybox = ""
+        binfmt = _binfmt_aarch64()
+        if not binfmt:
+            missing.append("binfmt: arm64 binaries do not run here (qemu-user-static's binfmt entry is not enabled)")
+        facts = {"registry": registry.host if registry else "", "podman": podman is not None,
+                 "arm64": bool(busybox), "binfmt": binfmt, "missing": missing,
+                 "podman_version": _podman_version(podman) if podman else None}
+        lab = cls(facts, registry, podman)
+        lab.arm64_busybox = busybox
+        lab._engine = engine
+        return lab
+
+    arm64_busybox = ""  # the arm64 busybox file, live only
+    _engine = None  # where what was pulled from the registry is untagged on close
+
+    @property
+    def registry(self) -> str:
+        """host:port of the local registry ("" when there is none)."""
+        return str(self.facts.get("registry") or "")
+
+    @property
+    def podman(self):
+        """Podman's Engine (None when there is none; replayed, one that is never reached)."""
+        if self._podman is not None:
+            return self._podman.engine
+        if self.facts.get("podman"):
+            from .engine import Engine
+
+            return Engine("unix:///nonexistent/podman.sock", name="podman")
+        return None
+
+    def has(self, *pieces: str) -> bool:
+        """Were all these pieces ("registry", "podman", "arm64", "binfmt") there?"""
+        return all(self.facts.get(p) for p in pieces)
+
+    def describe(self) -> str:
+        parts = [
+            "a registry (docker-registry) on 127.0.0.1" if self.facts.get("registry") else "no registry",
+            f"Podman {self.facts.get('podman_version') or ''} with its own storage".replace("  ", " ")
+            if self.facts.get("podman") else "no Podman",
+            "an arm64 busybox" if self.facts.get("arm64") else "no arm64 busybox",
+            "binfmt runs arm64 binaries through qemu" if self.facts.get("binfmt") else "no binfmt for arm64",
+        ]
+        text = "Here: " + "; ".join(parts) + "."
+        if self.facts.get("missing"):
+            text += " Skipped: " + "; ".join(self.facts["missing"])
+        return text
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+    def close(self) -> None:
+        """Untag what was pulled into the daemon from the registry, stop Podman, then the registry."""
+        if self._registry is not None:
+            from . import engine
+
+            client = engine.as_engine(self._engine).client()
+            try:
+                for image in client.api.images():
+                    for ref in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
+                        if ref.startswith(self._registry.host + "/"):
+                            try:
+                                client.api.remove_image(ref, noprune=True)
+                            except Exception:
+                                pass
+            finally:
+                client.close()
+        if self._podman is not None:
+            self._podman.close()
+        if self._registry is not None:
+            self._registry.close()
+
+    def __enter__(self) -> "LocalLab":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def local_lab(*, engine=None) -> LocalLab:
+    """Start the local registry and Podman this machine can run, and say what it has (LocalLab).
+    `engine`: the daemon next to them (default: the usual one), where close() untags what was
+    pulled from the registry."""
+    return LocalLab.start(engine)
+
+
+def _binfmt_aarch64() -> bool:
+    try:
+        return BINFMT_AARCH64.read_text().splitlines()[0].strip() == "enabled"
+    except (OSError, IndexError):
+        return False
+
+
+def _podman_version(podman) -> str | None:
+    try:
+        client = podman.engine.client()
+        try:
+            return str(client.version().get("Version") or "") or None
+        finally:
+            client.close()
+    except DockervizError:
+        return None

@@ -199,6 +199,8 @@ def analyze(session, args, kwargs, a):
     if not _recordable(source):
         return _analyze(*args, **kwargs)
     match = {"source": source}
+    if a.get("engine") is not None:  # the same image analysed on a second engine
+        match["engine"] = str(getattr(a["engine"], "name", a["engine"]))
     if session.replaying:
         archive = session.folder / session.answer("analyze", match)["answer"]["archive"]
         img = _analyze(str(archive), cache=False)

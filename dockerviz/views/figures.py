@@ -185,7 +185,7 @@ def scale_figure(curve, *, figsize=(9, 3.2)):
     disk.bar([i + width / 2 for i in x], curve["disk_if_copied_bytes"], width, label="a copy of the image each",
              color="#bbbbbb")
     disk.set_title("disk")
-    disk.legend(fontsize="x-small")
+    disk.legend(fontsize="x-small", loc="upper left")
     _bytes_axis(disk)
     mem.bar(list(x), curve["mem_bytes"], 0.6, color="#2e7d32")
     mem.set_title("memory (sum of peaks)")

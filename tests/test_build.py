@@ -617,8 +617,12 @@ def test_view_in_browser_shows_steps_and_failing_step(ctx, daemon, jupyter_lab):
         page.wait_for_function(
             "() => { const v = document.querySelector('.dockerviz-build');"
             " return v && v.innerText.includes('Build failed'); }", timeout=60_000)
-        # the view as drawn once the build ended: an element found earlier may have been replaced since
-        view = page.query_selector(".jp-OutputArea-output .dockerviz-build")
+        # the cell has printed the error: the build is over and the view redrawn as it ends (it replaces
+        # the live one, so an element found before then may be gone)
+        page.wait_for_function(
+            "() => document.querySelector('.jp-Notebook').innerText.includes('BuildError at step 5')",
+            timeout=30_000)
+        view = page.locator(".jp-OutputArea-output .dockerviz-build").last
         view.screenshot(path=str(jupyter_lab.root / "view.png"))  # kept with the test's tmp files
         text = view.inner_text()
         assert "Failed at step 5 of 5" in text
@@ -628,9 +632,6 @@ def test_view_in_browser_shows_steps_and_failing_step(ctx, daemon, jupyter_lab):
         assert "about to fail" in text  # the log
         assert page.locator(".dockerviz-build .dvb-row-failed").count() == 1
         assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
-        page.wait_for_function(
-            "() => document.querySelector('.jp-Notebook').innerText.includes('BuildError at step 5')",
-            timeout=30_000)
 
 
 BLOCKING_CELL = r'''

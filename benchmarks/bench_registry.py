@@ -80,12 +80,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dockerviz-bench-registry-"))
     reg = Registry(tmp / "registry")
     try:
-        config = tmp / "docker-config"
-        config.mkdir()
-        import base64
-
-        auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        (config / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+        config = reg.login_config(tmp / "docker-config")
         env = {**os.environ, "PYTHONPATH": ROOT, "DOCKER_CONFIG": str(config), "DOCKERVIZ_REGISTRY_CA": str(reg.ca)}
         targets = []
         for comp in COMPRESSIONS:

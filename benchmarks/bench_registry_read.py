@@ -22,7 +22,6 @@ A benchmark, not a test: nothing fails on time.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -88,10 +87,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dockerviz-bench-registry-read-"))
     reg = Registry(tmp / "registry")
     try:
-        config = tmp / "docker-config"
-        config.mkdir()
-        auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        (config / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+        config = reg.login_config(tmp / "docker-config")
         opts = {"ca_file": str(reg.ca), "docker_config": str(config / "config.json")}
         src_auth = ["--src-cert-dir", str(reg.certs), "--src-creds", f"{USER}:{PASSWORD}"]
         cache = LayerCache(tmp / "cache")

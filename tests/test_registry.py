@@ -39,11 +39,8 @@ PUSHES = {
 
 @pytest.fixture(scope="module")
 def docker_config(tmp_path_factory, registry):
-    """A docker CLI config folder as `docker login` leaves it: auths[host].auth = base64(user:password)."""
-    folder = tmp_path_factory.mktemp("docker-config")
-    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    (folder / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
-    return folder
+    """A docker CLI config folder as `docker login` leaves it."""
+    return registry.login_config(tmp_path_factory.mktemp("docker-config"))
 
 
 @pytest.fixture(scope="module")

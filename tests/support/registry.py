@@ -212,6 +212,14 @@ class Registry:
         """Body bytes of the successful (2xx) responses; auth challenges' small error bodies are left out."""
         return sum(n for _, status, n in self.requests(since, agent) if 200 <= status < 300)
 
+    def login_config(self, folder: Path) -> Path:
+        """A docker CLI config folder as `docker login` leaves it: auths[host].auth = base64(user:password)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        (folder / "config.json").write_text(json.dumps({"auths": {self.host: {"auth": auth}}}))
+        return folder
+
     # -- pushing -----------------------------------------------------------------
     def skopeo(self, src: str, dest: str, *args: str) -> None:
         """`skopeo copy SRC docker://HOST/DEST` as the htpasswd user."""
